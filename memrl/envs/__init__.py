@@ -1,0 +1,59 @@
+"""Tasks. Add one by writing a `BatchedEnv` (see base.py) and one line in `ENV_TYPES`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import gymnasium as gym
+from ml_collections import ConfigDict
+
+from memrl.envs.base import BatchedEnv, SingleEnv
+from memrl.envs.tmaze import ActiveTMaze, PassiveTMaze
+
+# env_type (config_env.env_type) -> builder(config_env, num_envs, seed). config_env.env_name
+# is the task's length L.
+ENV_TYPES: dict[str, Callable[[ConfigDict, int, int | None], BatchedEnv]] = {
+    "tmaze_passive": lambda cfg, n, seed: PassiveTMaze(
+        cfg.env_name, n, seed, distract_reward=cfg.distract_reward
+    ),
+    "tmaze_active": lambda cfg, n, seed: ActiveTMaze(
+        cfg.env_name, n, seed, distract_reward=cfg.distract_reward
+    ),
+}
+
+# gymnasium ids, each taking the length as a keyword: gym.make("memrl/PassiveTMaze-v0", length=50)
+GYM_IDS: dict[str, type[BatchedEnv]] = {
+    "memrl/PassiveTMaze-v0": PassiveTMaze,
+    "memrl/ActiveTMaze-v0": ActiveTMaze,
+}
+
+
+def make(env_cfg: ConfigDict, num_envs: int = 1, seed: int | None = None) -> BatchedEnv:
+    """Build `num_envs` copies of the task that `env_cfg` names, stepped as one batch."""
+    env_type = env_cfg.env_type
+    if env_type not in ENV_TYPES:
+        raise ValueError(
+            f"unknown env_type {env_type!r}; choose one of {sorted(ENV_TYPES)}"
+        )
+    length = env_cfg.env_name
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(
+            f"config_env.env_name is the task length L and must be a positive integer, "
+            f"got {length!r}; set e.g. --config_env.env_name 50"
+        )
+    return ENV_TYPES[env_type](env_cfg, num_envs, seed)
+
+
+def _make_single(core_cls: type[BatchedEnv], **kwargs) -> SingleEnv:
+    return SingleEnv(core_cls(num_envs=1, **kwargs))
+
+
+def register_gym_envs() -> None:
+    for env_id, core_cls in GYM_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(env_id, entry_point=_make_single, kwargs={"core_cls": core_cls})
+
+
+register_gym_envs()
+
+__all__ = ["BatchedEnv", "SingleEnv", "ENV_TYPES", "GYM_IDS", "make"]

@@ -1,0 +1,27 @@
+"""Sequence models. Add one by writing a `SequenceModel` (see base.py) with a
+`from_config(cfg, input_size, max_seq_len)` classmethod and one line in `SEQ_MODELS`."""
+
+from __future__ import annotations
+
+from ml_collections import ConfigDict
+
+from memrl.nets.seq.base import SequenceModel
+from memrl.nets.seq.lstm import LSTM
+
+# config_seq.model.seq_model_config.name -> class
+SEQ_MODELS: dict[str, type[SequenceModel]] = {
+    "lstm": LSTM,
+}
+
+
+def build_seq_model(cfg: ConfigDict, input_size: int, max_seq_len: int) -> SequenceModel:
+    """`max_seq_len` is the longest input sequence seen in training (window + 1 prepended step)."""
+    if cfg.name not in SEQ_MODELS:
+        raise ValueError(
+            f"unknown sequence model {cfg.name!r} (config_seq.model.seq_model_config.name); "
+            f"choose one of {sorted(SEQ_MODELS)}"
+        )
+    return SEQ_MODELS[cfg.name].from_config(cfg, input_size, max_seq_len)
+
+
+__all__ = ["SequenceModel", "SEQ_MODELS", "build_seq_model"]
