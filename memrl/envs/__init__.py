@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import gymnasium as gym
 from ml_collections import ConfigDict
 
 from memrl.envs.base import BatchedEnv, SingleEnv
 from memrl.envs.tmaze import ActiveTMaze, PassiveTMaze
+from memrl.envs.tvt import KeyToDoor, VisualMatch
 
 # env_type (config_env.env_type) -> builder(config_env, num_envs, seed). config_env.env_name
 # is the task's length L.
@@ -19,12 +20,22 @@ ENV_TYPES: dict[str, Callable[[ConfigDict, int, int | None], BatchedEnv]] = {
     "tmaze_active": lambda cfg, n, seed: ActiveTMaze(
         cfg.env_name, n, seed, distract_reward=cfg.distract_reward
     ),
+    "visual_match": lambda cfg, n, seed: VisualMatch(
+        cfg.env_name, n, seed, final_reward=cfg.final_reward, apple_reward=cfg.apple_reward,
+        respawn_every=cfg.respawn_every, num_apples=cfg.num_apples,
+    ),
+    "key_to_door": lambda cfg, n, seed: KeyToDoor(
+        cfg.env_name, n, seed, final_reward=cfg.final_reward, apple_reward=cfg.apple_reward,
+        respawn_every=cfg.respawn_every, num_apples=cfg.num_apples,
+    ),
 }
 
 # gymnasium ids, each taking the length as a keyword: gym.make("memrl/PassiveTMaze-v0", length=50)
 GYM_IDS: dict[str, type[BatchedEnv]] = {
     "memrl/PassiveTMaze-v0": PassiveTMaze,
     "memrl/ActiveTMaze-v0": ActiveTMaze,
+    "memrl/PassiveVisualMatch-v0": VisualMatch,
+    "memrl/KeyToDoor-v0": KeyToDoor,
 }
 
 
@@ -56,4 +67,4 @@ def register_gym_envs() -> None:
 
 register_gym_envs()
 
-__all__ = ["BatchedEnv", "SingleEnv", "ENV_TYPES", "GYM_IDS", "make"]
+__all__ = ["ENV_TYPES", "GYM_IDS", "BatchedEnv", "SingleEnv", "make"]

@@ -6,11 +6,13 @@ from __future__ import annotations
 from ml_collections import ConfigDict
 
 from memrl.nets.seq.base import SequenceModel
+from memrl.nets.seq.gpt import GPT
 from memrl.nets.seq.lstm import LSTM
 
 # config_seq.model.seq_model_config.name -> class
 SEQ_MODELS: dict[str, type[SequenceModel]] = {
     "lstm": LSTM,
+    "gpt": GPT,
 }
 
 
@@ -24,4 +26,4 @@ def build_seq_model(cfg: ConfigDict, input_size: int, max_seq_len: int) -> Seque
     return SEQ_MODELS[cfg.name].from_config(cfg, input_size, max_seq_len)
 
 
-__all__ = ["SequenceModel", "SEQ_MODELS", "build_seq_model"]
+__all__ = ["SEQ_MODELS", "SequenceModel", "build_seq_model"]

@@ -22,7 +22,7 @@ class LSTM(SequenceModel):
                 nn.init.zeros_(param)
 
     @classmethod
-    def from_config(cls, cfg: ConfigDict, input_size: int, max_seq_len: int) -> "LSTM":
+    def from_config(cls, cfg: ConfigDict, input_size: int, max_seq_len: int) -> LSTM:
         return cls(input_size, hidden_size=cfg.hidden_size, n_layer=cfg.n_layer)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:

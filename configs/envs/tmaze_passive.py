@@ -1,0 +1,14 @@
+"""Passive T-Maze: the oracle is the start cell. Memory length L, credit assignment length 1."""
+
+from ml_collections import ConfigDict
+
+
+def get_config() -> ConfigDict:
+    config = ConfigDict()
+    config.env_type = "tmaze_passive"
+    config.env_name = 10  # the corridor length L; episodes last L + 1 steps
+    config.distract_reward = 0.0  # paid on non-final steps spent on the oracle cell
+
+    config.eval_interval = 10  # evaluate whenever the episode count is a multiple of this
+    config.eval_episodes = 10
+    return config

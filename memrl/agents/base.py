@@ -1,0 +1,114 @@
+"""What every algorithm shares: the env facts it needs, batches on the device, optimiser steps.
+
+An agent is a `torch.nn.Module` with four jobs: `initial_state(n)` for n new episodes,
+`act(...)` for one step of n episodes (returns numpy actions and the next memory state),
+`update(batch)` for one gradient step (returns metrics as 0-d tensors, so nothing waits on the
+device until the trainer logs), and `state_dict()` covering networks, optimisers and counters.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from memrl.replay import Batch
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The facts about a task an agent is built from (and nothing else about the env)."""
+
+    obs_shape: tuple[int, ...]
+    num_actions: int
+    episode_length: int
+    image_shape: tuple[int, int, int] | None = None
+
+    @classmethod
+    def of(cls, env: Any) -> EnvSpec:
+        return cls(tuple(env.obs_shape), env.num_actions, env.episode_length, env.image_shape)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """The facts about the run an agent's schedules need."""
+
+    train_episodes: int
+    sampled_seq_len: int  # -1 = whole episodes
+
+    def max_seq_len(self, episode_length: int) -> int:
+        """Longest input sequence in training: the window plus the step before it."""
+        window = episode_length if self.sampled_seq_len == -1 else self.sampled_seq_len
+        return window + 1
+
+
+class Agent(nn.Module, abc.ABC):
+    device: torch.device
+    metric_names: tuple[str, ...]  # the keys update() returns, in the order they are logged
+
+    @abc.abstractmethod
+    def initial_state(self, batch_size: int) -> Any: ...
+
+    @abc.abstractmethod
+    def act(
+        self,
+        obs: np.ndarray,
+        prev_actions: np.ndarray,
+        prev_rewards: np.ndarray,
+        state: Any,
+        explore: bool,
+    ) -> tuple[np.ndarray, Any]: ...
+
+    @abc.abstractmethod
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]: ...
+
+    def to_device(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Move a numpy batch to the device once per update (pinned, async on CUDA)."""
+        out = {}
+        cuda = self.device.type == "cuda"
+        for name, value in vars(batch).items():
+            tensor = torch.from_numpy(value)
+            if cuda:
+                tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+            out[name] = tensor
+        return out
+
+    def step_tensors(
+        self, obs: np.ndarray, prev_actions: np.ndarray, prev_rewards: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return (
+            torch.as_tensor(obs, device=self.device),
+            torch.as_tensor(prev_actions, device=self.device),
+            torch.as_tensor(prev_rewards, device=self.device),
+        )
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    params: list[nn.Parameter],
+    max_norm: float | None,
+) -> torch.Tensor:
+    """Backward, optional global-norm clipping, step. Returns the gradient norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = nn.utils.clip_grad_norm_(
+        params, max_norm if max_norm is not None else math.inf, foreach=True
+    )
+    optimizer.step()
+    return grad_norm
+
+
+@torch.no_grad()
+def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """target <- (1 - tau) target + tau online, with one fused op over all parameters."""
+    torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+
+
+def make_adam(params, lr: float) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr, foreach=True)

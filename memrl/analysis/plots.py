@@ -1,0 +1,118 @@
+"""Learning curves and the paper's aggregation plot (final score vs L), as PNG and PDF."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from memrl.analysis.aggregate import (
+    LENGTH_LABEL,
+    MEMORYLESS,
+    TASK_NAMES,
+    Group,
+    bootstrap_ci,
+)
+
+MODEL_NAMES = {"lstm": "LSTM", "gru": "GRU", "gpt": "GPT", "mlp": "MLP"}
+METRIC_NAMES = {"return": "return", "success": "success rate"}
+CURVE_BOOTSTRAP_REPS = 1000  # per point of 300; the band only has to look right
+
+
+def model_name(label: str) -> str:
+    name, _, algo = label.partition("-")
+    name = MODEL_NAMES.get(name, name)
+    return f"{name} ({algo.upper()})" if algo else name
+
+
+def model_colors(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per model label, the same in every figure of a report."""
+    return {label: f"C{i % 10}" for i, label in enumerate(sorted(set(labels)))}
+
+
+def _memoryless_line(ax: plt.Axes, env_type: str) -> None:
+    if env_type in MEMORYLESS:
+        ax.axhline(MEMORYLESS[env_type], color="black", linestyle="--", linewidth=1,
+                   label="memoryless")
+
+
+def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def plot_curves(
+    groups: Sequence[Group], out_dir: str | Path, seed: int = 0
+) -> list[Path]:
+    """One figure per task, one panel per L: mean over seeds with a 95% bootstrap band."""
+    colors = model_colors([label for g in groups for label in g.curves])
+    rng = np.random.default_rng(seed)
+    paths = []
+    for env_type in sorted({g.env_type for g in groups}):
+        panels = [g for g in groups if g.env_type == env_type]
+        ncols = min(4, len(panels))
+        nrows = math.ceil(len(panels) / ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.2 * nrows + 0.6),
+                                 squeeze=False)
+        for ax, group in zip(axes.flat, panels):
+            for label, curves in sorted(group.curves.items()):
+                mean = curves.mean(axis=0)
+                low, high = bootstrap_ci(curves, reps=CURVE_BOOTSTRAP_REPS, seed=rng)
+                name = f"{model_name(label)} ({len(curves)} seeds)"
+                ax.plot(group.steps, mean, color=colors[label], label=name)
+                ax.fill_between(group.steps, low, high, color=colors[label], alpha=0.25,
+                                linewidth=0)
+            _memoryless_line(ax, env_type)
+            ax.set_title(f"L = {group.length}")
+            ax.set_xlabel("env steps")
+            ax.set_ylabel(METRIC_NAMES.get(group.metric, group.metric))
+            ax.set_xlim(0, group.horizon)
+            ax.grid(alpha=0.3)
+            if not group.curves:
+                ax.text(0.5, 0.5, "no complete runs", transform=ax.transAxes, ha="center")
+            ax.legend(fontsize="small", loc="best")
+        for ax in axes.flat[len(panels):]:
+            ax.set_visible(False)
+        fig.suptitle(f"{TASK_NAMES.get(env_type, env_type)}: learning curves")
+        fig.tight_layout()
+        paths += _save(fig, Path(out_dir), f"curves_{env_type}")
+    return paths
+
+
+def plot_aggregation(scores: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Per task: final score vs L, one line per model with its 95% bootstrap band.
+
+    `scores` is aggregate.score_table's output.
+    """
+    colors = model_colors(scores["model"])
+    paths = []
+    for env_type, task in scores.groupby("env_type", sort=True):
+        fig, ax = plt.subplots(figsize=(5, 3.8))
+        for label, rows in task.groupby("model", sort=True):
+            rows = rows.sort_values("L")
+            ax.plot(rows["L"], rows["mean"], marker="o", color=colors[label],
+                    label=model_name(label))
+            ax.fill_between(rows["L"], rows["ci_low"], rows["ci_high"], color=colors[label],
+                            alpha=0.25, linewidth=0)
+        _memoryless_line(ax, env_type)
+        metric = task["metric"].iloc[0]
+        ax.set_xlabel(LENGTH_LABEL.get(env_type, "length"))
+        ax.set_ylabel(f"final {METRIC_NAMES.get(metric, metric)}")
+        ax.set_title(TASK_NAMES.get(env_type, env_type))
+        ax.set_xticks(sorted(task["L"].unique()))
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best")
+        fig.tight_layout()
+        paths += _save(fig, Path(out_dir), f"aggregation_{env_type}")
+    return paths

@@ -1,0 +1,297 @@
+"""Pieces shared by the two TVT gridworlds: cell codes and colours, board parsing, the 5 x 5
+egocentric view, the apple distractor phase, and the three-phase game loop.
+
+Every board is 7 x 11 cells and is stored padded by two cells of `OFF` on each side, so that
+the 5 x 5 window around any on-board player is a plain slice (no bounds arithmetic) and the
+padding both draws as background and blocks moves off the board. Player coordinates are kept
+in that padded frame.
+
+Timing follows the pycolab games the paper used (each phase is its own game in a story):
+a phase of F frames takes exactly F actions; the k-th action of a phase runs at that phase's
+frame k (frame 0 is the phase's set-up, before any action). The action that ends a phase is
+played, and paid, on the old board; the observation it returns is already the next board at
+frame 0, with the player on its start cell. The last action of the episode returns the reward
+board after that action.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from memrl.envs.base import BatchedEnv
+
+# Cell codes. OFF is the padding around a board: drawn as background, never walkable.
+OFF, FLOOR, WALL, PLAYER, KEY, DOOR, APPLE, INDICATOR, RED, GREEN, BLUE = range(11)
+NUM_CODES = 11
+COLOUR_CODES = np.array([RED, GREEN, BLUE], dtype=np.int8)
+
+# Colours on the games' 0-999 scale (the three choice colours are hsv hues 0, 1/3, 2/3).
+COLOURS_1000 = {
+    OFF: (800, 800, 800),
+    FLOOR: (800, 800, 800),
+    WALL: (100, 100, 100),
+    PLAYER: (898, 584, 430),
+    KEY: (627, 321, 176),
+    DOOR: (529, 808, 922),
+    APPLE: (550, 700, 0),
+    INDICATOR: (1000, 1000, 1000),
+    RED: (1000, 0, 0),
+    GREEN: (0, 1000, 0),
+    BLUE: (0, 0, 1000),
+}
+
+
+def to_bytes(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """0-999 scale to a byte, truncating, as the original's float -> uint8 cast does."""
+    return tuple(int(c * 255 / 1000) for c in colour)
+
+
+# PALETTE[code] is the RGB byte triple drawn for a cell code.
+PALETTE = np.array([to_bytes(COLOURS_1000[code]) for code in range(NUM_CODES)], dtype=np.uint8)
+
+ROWS, COLS = 7, 11
+PAD = 2  # half the view: a 5 x 5 window centred on the player
+VIEW = 2 * PAD + 1
+
+# Action -> (d_row, d_col): 0 north, 1 south, 2 west, 3 east.
+MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]], dtype=np.int64)
+
+EXPLORE_FRAMES = 15
+
+DISTRACTOR_ART = [
+    "###########",
+    "#a a a a a#",
+    "# a a a a #",
+    "#a a a a a#",
+    "# a a a a #",
+    "#a a + a a#",
+    "###########",
+]
+
+
+def parse_board(art: list[str], legend: dict[str, int]) -> np.ndarray:
+    """The padded (ROWS + 4, COLS + 4) int8 code board of a 7 x 11 ascii picture.
+
+    `legend` maps every character of `art` to a code; marker characters (start cells, object
+    candidates) usually map to FLOOR and are placed per episode from `cells(art, char)`.
+    """
+    if len(art) != ROWS or any(len(row) != COLS for row in art):
+        raise ValueError(f"boards are {ROWS} x {COLS}, got {[len(row) for row in art]}")
+    board = np.full((ROWS + 2 * PAD, COLS + 2 * PAD), OFF, dtype=np.int8)
+    for r, row in enumerate(art):
+        for c, char in enumerate(row):
+            board[r + PAD, c + PAD] = legend[char]
+    return board
+
+
+def cells(art: list[str], char: str) -> np.ndarray:
+    """Padded (row, col) of every `char` in `art`, row-major, shape (K, 2)."""
+    found = [(r + PAD, c + PAD) for r, row in enumerate(art) for c, ch in enumerate(row) if ch == char]
+    return np.array(found, dtype=np.int64).reshape(-1, 2)
+
+
+def code_table(codes) -> np.ndarray:
+    """A boolean lookup over cell codes, True for `codes`."""
+    table = np.zeros(NUM_CODES, dtype=bool)
+    table[list(codes)] = True
+    return table
+
+
+def check_length(length: Any) -> int:
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(
+            f"the distractor length L must be a positive integer, got {length!r}"
+        )
+    return int(length)
+
+
+class Apples:
+    """The apple distractor phase's apples for N boards.
+
+    Of the 22 candidate cells, `num_apples` hold an apple at the start of each episode. An
+    apple the player stands on (after its move) pays `reward` and is removed; it comes back at
+    the first frame f with f > pickup frame + `respawn_every`, frames counted within the
+    distractor phase. Pickup is checked before respawn, so a returning apple under a player
+    who stays put is eaten on the next frame. `respawn_every` of None or 0 turns respawning
+    off (the original tests it for truth).
+    """
+
+    def __init__(self, num_envs: int, num_apples: int, reward: float, respawn_every: int | None):
+        self.cells = cells(DISTRACTOR_ART, "a")
+        if not 0 <= num_apples <= len(self.cells):
+            raise ValueError(f"num_apples must be in [0, {len(self.cells)}], got {num_apples!r}")
+        self.num_apples = num_apples
+        self.reward = float(reward)
+        self.respawn_every = respawn_every
+        self.index = np.full((ROWS + 2 * PAD, COLS + 2 * PAD), -1, dtype=np.int64)
+        self.index[self.cells[:, 0], self.cells[:, 1]] = np.arange(len(self.cells))
+        self.envs = np.arange(num_envs)
+        self.present = np.zeros((num_envs, len(self.cells)), dtype=bool)
+        self.picked_at = np.full((num_envs, len(self.cells)), -1, dtype=np.int64)
+
+    def draw(self, rng: np.random.Generator) -> None:
+        """Choose each board's apple cells for a new episode, uniformly without replacement."""
+        chosen = np.argsort(rng.random(self.present.shape), axis=1)[:, : self.num_apples]
+        self.present[:] = False
+        self.present[self.envs[:, None], chosen] = True
+        self.picked_at[:] = -1
+
+    def paint(self, board: np.ndarray) -> None:
+        board[:, self.cells[:, 0], self.cells[:, 1]] = np.where(self.present, APPLE, FLOOR)
+
+    def step(self, board: np.ndarray, row: np.ndarray, col: np.ndarray, frame: int) -> np.ndarray:
+        idx = self.index[row, col]
+        eaten = (idx >= 0) & self.present[self.envs, idx]
+        self.present[self.envs[eaten], idx[eaten]] = False
+        self.picked_at[self.envs[eaten], idx[eaten]] = frame
+        if self.respawn_every:
+            self.present |= (self.picked_at >= 0) & (frame > self.picked_at + self.respawn_every)
+        self.paint(board)
+        return eaten * np.float32(self.reward)
+
+
+EXPLORE, DISTRACTOR, REWARD = 0, 1, 2
+_DISTRACTOR_BOARD = parse_board(DISTRACTOR_ART, {"#": WALL, " ": FLOOR, "a": FLOOR, "+": FLOOR})
+_DISTRACTOR_START = cells(DISTRACTOR_ART, "+")[0]
+
+
+class ThreePhaseGame(BatchedEnv):
+    """N copies of an explore / apple distractor / reward game, all in the same phase.
+
+    Subclasses set `reward_frames` and write `_draw_episode` (the episode's random choices),
+    `_enter_explore` / `_enter_reward` (lay out that board: `self.board`, `self.row`,
+    `self.col`, `self.impassable`, `self.over_player`) and `_explore_step` / `_reward_step`
+    (what standing on the new cell does; return the reward).
+    """
+
+    num_actions = 4
+    obs_shape = (3 * VIEW * VIEW,)
+    obs_dtype = np.dtype(np.uint8)
+    image_shape = (3, VIEW, VIEW)
+    obs_low, obs_high = 0, 255
+    reward_frames: int
+
+    def __init__(
+        self,
+        length: int,
+        num_envs: int = 1,
+        seed: int | None = None,
+        final_reward: float = 5.0,
+        apple_reward: float = 1.0,
+        respawn_every: int | None = 20,
+        num_apples: int = 10,
+    ):
+        self.length = check_length(length)
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.num_envs = int(num_envs)
+        self.phase_frames = (EXPLORE_FRAMES, self.length, self.reward_frames)
+        self.episode_length = sum(self.phase_frames)
+        self.final_reward = float(final_reward)
+        self.apples = Apples(self.num_envs, num_apples, apple_reward, respawn_every)
+
+        self.envs = np.arange(self.num_envs)
+        self.board = np.zeros((self.num_envs, ROWS + 2 * PAD, COLS + 2 * PAD), dtype=np.int8)
+        self.row = np.zeros(self.num_envs, dtype=np.int64)
+        self.col = np.zeros(self.num_envs, dtype=np.int64)
+        self.impassable = code_table([OFF, WALL, INDICATOR])
+        self.over_player = code_table([])  # codes drawn on top of the player
+        self.reward_phase_return = np.zeros(self.num_envs, dtype=np.float32)
+        self.t = self.episode_length  # no episode running until reset()
+        self.phase = EXPLORE
+        self.frame = 0
+        self._seed(seed)
+
+    def _seed(self, seed: int | None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    # --- episode loop ---------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        if seed is not None:
+            self._seed(seed)
+        self._draw_episode()
+        self.apples.draw(self.rng)
+        self.reward_phase_return[:] = 0.0
+        self.t = 0
+        self._enter(EXPLORE)
+        return self._observe()
+
+    def step(self, actions: np.ndarray):
+        if self.t >= self.episode_length:
+            raise RuntimeError("step() called after the episode ended; call reset() first")
+        actions = np.asarray(actions, dtype=np.int64)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected actions of shape ({self.num_envs},), got {actions.shape}")
+        if actions.min() < 0 or actions.max() >= self.num_actions:
+            raise ValueError(f"actions must lie in [0, {self.num_actions}), got {actions}")
+        self.t += 1
+        self.frame += 1
+        self._move(actions)
+        if self.phase == EXPLORE:
+            reward = self._explore_step()
+        elif self.phase == DISTRACTOR:
+            reward = self.apples.step(self.board, self.row, self.col, self.frame)
+        else:
+            reward = self._reward_step()
+            self.reward_phase_return += reward
+        last = self.t == self.episode_length
+        if not last and self.frame == self.phase_frames[self.phase]:
+            self._enter(self.phase + 1)
+        done = np.full(self.num_envs, last)
+        info = {"success": done & (self.reward_phase_return > 0)}
+        return self._observe(), reward.astype(np.float32), done, info
+
+    def _enter(self, phase: int) -> None:
+        self.phase = phase
+        self.frame = 0
+        self.impassable = code_table([OFF, WALL, INDICATOR])
+        self.over_player = code_table([])
+        if phase == EXPLORE:
+            self._enter_explore()
+        elif phase == DISTRACTOR:
+            self.board[:] = _DISTRACTOR_BOARD
+            self.apples.paint(self.board)
+            self.row[:], self.col[:] = _DISTRACTOR_START
+        else:
+            self._enter_reward()
+
+    def _blocked(self, target: np.ndarray) -> np.ndarray:
+        return self.impassable[target]
+
+    def _move(self, actions: np.ndarray) -> None:
+        move = MOVES[actions]
+        row, col = self.row + move[:, 0], self.col + move[:, 1]
+        ok = ~self._blocked(self.board[self.envs, row, col])
+        self.row = np.where(ok, row, self.row)
+        self.col = np.where(ok, col, self.col)
+
+    def _observe(self) -> np.ndarray:
+        """The 5 x 5 view centred on the player, RGB bytes, channel-first, flattened."""
+        windows = sliding_window_view(self.board, (VIEW, VIEW), axis=(1, 2))
+        view = windows[self.envs, self.row - PAD, self.col - PAD]  # (N, 5, 5), a copy
+        under = view[:, PAD, PAD]
+        view[:, PAD, PAD] = np.where(self.over_player[under], under, PLAYER)
+        rgb = PALETTE[view]  # (N, 5, 5, 3)
+        return rgb.transpose(0, 3, 1, 2).reshape(self.num_envs, -1)
+
+    # --- what a game adds -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _draw_episode(self) -> None: ...
+
+    @abc.abstractmethod
+    def _enter_explore(self) -> None: ...
+
+    @abc.abstractmethod
+    def _enter_reward(self) -> None: ...
+
+    @abc.abstractmethod
+    def _explore_step(self) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _reward_step(self) -> np.ndarray: ...

@@ -1,0 +1,85 @@
+"""The memory of an agent: embed each step's (a_{t-1}, r_{t-1}, o_t) and run a sequence model."""
+
+from __future__ import annotations
+
+import torch
+from ml_collections import ConfigDict
+from torch import nn
+
+from memrl.nets.embedders import ActionEmbedder, CNNEmbedder, LinearReLU
+from memrl.nets.seq import build_seq_model
+from memrl.nets.seq.base import State
+
+
+class HistoryEncoder(nn.Module):
+    """Maps histories to hidden states: (obs, prev_actions, prev_rewards) (T, B, ...) -> (T, B, H).
+
+    `model_cfg` is config_seq.model; `image_shape` is set for pixel tasks (then the observation
+    embedder must be a CNN).
+    """
+
+    def __init__(
+        self,
+        model_cfg: ConfigDict,
+        obs_size: int,
+        num_actions: int,
+        max_seq_len: int,
+        image_shape: tuple[int, int, int] | None = None,
+    ):
+        super().__init__()
+        obs_cfg = model_cfg.observ_embedder
+        if obs_cfg.name == "cnn":
+            if image_shape is None:
+                raise ValueError(
+                    "a CNN observation embedder needs a pixel task; use an *_default seq config "
+                    "for vector tasks"
+                )
+            self.obs_embedder = CNNEmbedder(
+                image_shape, obs_cfg.hidden_size, tuple(obs_cfg.channels),
+                obs_cfg.kernel_size, obs_cfg.stride,
+            )
+        elif obs_cfg.name == "mlp":
+            self.obs_embedder = LinearReLU(obs_size, obs_cfg.hidden_size)
+        else:
+            raise ValueError(
+                f"unknown observ_embedder.name {obs_cfg.name!r}; choose 'mlp' or 'cnn'"
+            )
+        action_size = model_cfg.action_embedder.hidden_size
+        reward_size = model_cfg.reward_embedder.hidden_size
+        self.action_embedder = ActionEmbedder(num_actions, action_size) if action_size else None
+        self.reward_embedder = LinearReLU(1, reward_size) if reward_size else None
+        input_size = obs_cfg.hidden_size + action_size + reward_size
+        self.seq_model = build_seq_model(model_cfg.seq_model_config, input_size, max_seq_len)
+        self.hidden_size = self.seq_model.hidden_size
+
+    def embed(
+        self, obs: torch.Tensor, prev_actions: torch.Tensor, prev_rewards: torch.Tensor
+    ) -> torch.Tensor:
+        # Pixels stay uint8 until the CNN scales them; vector observations are cast here.
+        parts = [self.obs_embedder(obs if self._is_cnn else obs.float())]
+        if self.action_embedder is not None:
+            parts.append(self.action_embedder(prev_actions))
+        if self.reward_embedder is not None:
+            parts.append(self.reward_embedder(prev_rewards.unsqueeze(-1)))
+        return torch.cat(parts, dim=-1)
+
+    @property
+    def _is_cnn(self) -> bool:
+        return isinstance(self.obs_embedder, CNNEmbedder)
+
+    def forward(
+        self, obs: torch.Tensor, prev_actions: torch.Tensor, prev_rewards: torch.Tensor
+    ) -> torch.Tensor:
+        return self.seq_model(self.embed(obs, prev_actions, prev_rewards))
+
+    def initial_state(self, batch_size: int, device: torch.device | str) -> State:
+        return self.seq_model.initial_state(batch_size, device)
+
+    def step(
+        self,
+        obs: torch.Tensor,
+        prev_actions: torch.Tensor,
+        prev_rewards: torch.Tensor,
+        state: State,
+    ) -> tuple[torch.Tensor, State]:
+        return self.seq_model.step(self.embed(obs, prev_actions, prev_rewards), state)

@@ -1,0 +1,188 @@
+"""The training schedule (REFERENCE section 5), the only place that knows it.
+
+    warm-up: start_training random episodes, then int(updates_per_step x their steps) updates
+    repeat:  collect num_envs episodes with the exploring policy,
+             then ceil(updates_per_step x their steps) updates of batch_size windows,
+             evaluate whenever the episode count crosses a multiple of eval_interval
+    stop:    after start_training + train_episodes episodes
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from memrl import envs
+from memrl.agents import EnvSpec, TrainSpec, build_agent
+from memrl.collector import Episodes, rollout
+from memrl.logger import ProgressLog
+from memrl.replay import EpisodeReplay
+from memrl.run_config import RunConfig
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+    return device
+
+
+class Trainer:
+    def __init__(self, run: RunConfig, run_dir: Path | None = None):
+        run.validate()
+        self.run = run
+        torch.set_num_threads(run.threads or os.cpu_count() or 1)
+        torch.manual_seed(run.seed)
+        self.device = resolve_device(run.device)
+
+        # Independent random streams per concern, all derived from the run seed.
+        env_seed, replay_seed, agent_seed, warmup_seed = np.random.SeedSequence(run.seed).spawn(4)
+        self.env = envs.make(run.config_env, run.num_envs, _int(env_seed))
+        self.eval_env = envs.make(run.config_env, run.config_env.eval_episodes, run.seed + 42)
+        self.warmup_rng = np.random.default_rng(warmup_seed)
+        self.T = self.env.episode_length
+        rl = run.config_rl
+        self.replay = EpisodeReplay(
+            self.T, self.env.obs_shape, self.env.obs_dtype,
+            max_transitions=int(rl.replay_buffer_size),
+            min_episodes=int(rl.replay_buffer_num_episodes),
+            seed=_int(replay_seed),
+        )
+        self.agent = build_agent(
+            rl, run.config_seq, EnvSpec.of(self.env),
+            TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
+            self.device, _int(agent_seed),
+            **_algo_options(run),
+        )
+
+        # Counters (all saved in checkpoints).
+        self.episodes = 0
+        self.env_steps = 0
+        self.updates = 0
+        self.last_eval_episode = 0
+        self._had_updates = False
+
+        # Everything above can fail on bad input; only now is anything written.
+        self.run_dir = Path(run_dir) if run_dir is not None else run.new_run_dir()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        run.save(self.run_dir, episode_length=self.T, device=str(self.device),
+                 torch_version=torch.__version__)
+        self.log = ProgressLog(self.run_dir / "progress.csv", echo_rows=run.debug)
+        self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
+        self._train_returns: list[float] = []
+        self._timers: dict[str, float] = defaultdict(float)
+        self._start = time.perf_counter()
+
+    @property
+    def total_episodes(self) -> int:
+        return self.run.start_training + self.run.train_episodes
+
+    def train(self) -> Path:
+        print(f"[memrl] run folder: {self.run_dir}", flush=True)
+        while self.episodes < self.run.start_training:
+            self._collect(explore=None)
+        self._update(int(self.run.updates_per_step * self.env_steps))
+        self._maybe_evaluate()
+
+        while self.episodes < self.total_episodes:
+            episodes = self._collect(explore=True)
+            self._update(math.ceil(self.run.updates_per_step * episodes.num_steps))
+            self._maybe_evaluate()
+        print(f"[memrl] done: {self.run_dir / 'progress.csv'}", flush=True)
+        return self.run_dir
+
+    def _collect(self, explore: bool | None) -> Episodes:
+        """explore=None: uniformly random warm-up actions."""
+        t0 = time.perf_counter()
+        agent = None if explore is None else self.agent
+        episodes = rollout(self.env, agent, explore=bool(explore), rng=self.warmup_rng)
+        self.replay.add(episodes.obs, episodes.actions, episodes.rewards, episodes.dones)
+        self.episodes += episodes.num_episodes
+        self.env_steps += episodes.num_steps
+        self._train_returns.extend(episodes.returns.tolist())
+        self._timers["collect"] += time.perf_counter() - t0
+        return episodes
+
+    def _update(self, num_updates: int) -> None:
+        seq_len = self.run.config_seq.sampled_seq_len
+        for _ in range(num_updates):
+            t0 = time.perf_counter()
+            batch = self.replay.sample(self.run.batch_size, seq_len)
+            t1 = time.perf_counter()
+            for name, value in self.agent.update(batch).items():
+                self._metrics[name].append(value)
+            self._timers["sample"] += t1 - t0
+            self._timers["update"] += time.perf_counter() - t1
+        self.updates += num_updates
+
+    def _maybe_evaluate(self) -> None:
+        """Evaluate when the episode count has reached a new multiple of eval_interval."""
+        interval = self.run.config_env.eval_interval
+        if self.episodes // interval <= self.last_eval_episode // interval:
+            return
+        self.last_eval_episode = self.episodes
+        row = self.evaluate()
+        self.log.write(row)
+        bad = [name for name in self.agent.metric_names if math.isinf(row[name])
+               or (math.isnan(row[name]) and self._had_updates)]
+        if bad:
+            raise NonFiniteLossError(
+                f"non-finite {', '.join(bad)} by update {self.updates} (rows so far are saved "
+                f"in {self.run_dir / 'progress.csv'}); lower the learning rate "
+                f"(--config_rl.critic_lr) or clip gradients (--config_seq.clip True)"
+            )
+
+    def evaluate(self) -> dict:
+        """Greedy episodes on the evaluation env, plus training metrics since the last row."""
+        t0 = time.perf_counter()
+        episodes = rollout(self.eval_env, self.agent, explore=False)
+        self._timers["eval"] += time.perf_counter() - t0
+        self._had_updates = bool(self._metrics)
+        metrics = {name: torch.stack(values).float().mean().item()
+                   for name, values in self._metrics.items()}
+        self._metrics.clear()
+        wall = time.perf_counter() - self._start
+        row = {
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "updates": self.updates,
+            "return": float(episodes.returns.mean()),
+            "success": float(episodes.success.mean()),
+            "length": float(self.T),
+            "train_return": float(np.mean(self._train_returns)) if self._train_returns
+            else math.nan,
+            "epsilon": float(getattr(self.agent, "epsilon", math.nan)),
+            "wall_time": round(wall, 3),
+            "fps": self.env_steps / max(wall, 1e-9),
+        }
+        row.update({name: metrics.get(name, math.nan) for name in self.agent.metric_names})
+        self._train_returns.clear()
+        return row
+
+    def time_split(self) -> dict[str, float]:
+        return dict(self._timers)
+
+
+def _algo_options(run: RunConfig) -> dict:
+    options = {}
+    if run.shared_encoder:
+        options["shared_encoder"] = True
+    if run.freeze_critic:
+        options["freeze_critic"] = True
+    return options
+
+
+def _int(seed_sequence: np.random.SeedSequence) -> int:
+    return int(seed_sequence.generate_state(1)[0])
