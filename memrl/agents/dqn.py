@@ -4,7 +4,9 @@ One update runs the online network once over the S + 1 inputs of a window: its o
 steps 0..S-1 give Q(h_t, a_t) (with gradients) and, detached, its outputs at steps 1..S give
 the double-DQN argmax. The target network runs once, without gradients. The reference
 implementation runs the online network a second time for the argmax; the maths is the same
-(for GPT, the argmax here sees the same dropout mask as the prediction).
+(for GPT, the argmax here sees the same dropout mask as the prediction). As in the reference,
+both networks are in train mode during updates, so GPT's dropout is active in the target pass
+too; acting uses eval mode (no dropout), which the step-wise KV cache needs to match training.
 """
 
 from __future__ import annotations

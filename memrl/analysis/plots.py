@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import EngFormatter
 
 from memrl.analysis.aggregate import (
     LENGTH_LABEL,
@@ -52,6 +53,17 @@ def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
+def _spaced(lengths: list[int], min_gap: float = 0.07) -> list[int]:
+    """The lengths as ticks, skipping any closer to the last kept one than min_gap of the axis
+    (50 and 100 would overprint on an axis to 1500)."""
+    span = max(lengths[-1] - lengths[0], 1)
+    ticks = [lengths[0]]
+    for length in lengths[1:]:
+        if length - ticks[-1] >= min_gap * span:
+            ticks.append(length)
+    return ticks
+
+
 def plot_curves(
     groups: Sequence[Group], out_dir: str | Path, seed: int = 0
 ) -> list[Path]:
@@ -78,6 +90,7 @@ def plot_curves(
             ax.set_xlabel("env steps")
             ax.set_ylabel(METRIC_NAMES.get(group.metric, group.metric))
             ax.set_xlim(0, group.horizon)
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 400k, 2M
             ax.grid(alpha=0.3)
             if not group.curves:
                 ax.text(0.5, 0.5, "no complete runs", transform=ax.transAxes, ha="center")
@@ -110,7 +123,7 @@ def plot_aggregation(scores: pd.DataFrame, out_dir: str | Path) -> list[Path]:
         ax.set_xlabel(LENGTH_LABEL.get(env_type, "length"))
         ax.set_ylabel(f"final {METRIC_NAMES.get(metric, metric)}")
         ax.set_title(TASK_NAMES.get(env_type, env_type))
-        ax.set_xticks(sorted(task["L"].unique()))
+        ax.set_xticks(_spaced(sorted(task["L"].unique())))
         ax.grid(alpha=0.3)
         ax.legend(loc="best")
         fig.tight_layout()

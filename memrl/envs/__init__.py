@@ -11,6 +11,20 @@ from memrl.envs.base import BatchedEnv, SingleEnv
 from memrl.envs.tmaze import ActiveTMaze, PassiveTMaze
 from memrl.envs.tvt import KeyToDoor, VisualMatch
 
+
+def _tvt_game(core_cls: type[BatchedEnv], cfg: ConfigDict, n: int, seed: int | None) -> BatchedEnv:
+    """Visual Match and Key-to-Door read the same config leaves."""
+    return core_cls(
+        cfg.env_name,
+        n,
+        seed,
+        final_reward=cfg.final_reward,
+        apple_reward=cfg.apple_reward,
+        respawn_every=cfg.respawn_every,
+        num_apples=cfg.num_apples,
+    )
+
+
 # env_type (config_env.env_type) -> builder(config_env, num_envs, seed). config_env.env_name
 # is the task's length L.
 ENV_TYPES: dict[str, Callable[[ConfigDict, int, int | None], BatchedEnv]] = {
@@ -20,14 +34,8 @@ ENV_TYPES: dict[str, Callable[[ConfigDict, int, int | None], BatchedEnv]] = {
     "tmaze_active": lambda cfg, n, seed: ActiveTMaze(
         cfg.env_name, n, seed, distract_reward=cfg.distract_reward
     ),
-    "visual_match": lambda cfg, n, seed: VisualMatch(
-        cfg.env_name, n, seed, final_reward=cfg.final_reward, apple_reward=cfg.apple_reward,
-        respawn_every=cfg.respawn_every, num_apples=cfg.num_apples,
-    ),
-    "key_to_door": lambda cfg, n, seed: KeyToDoor(
-        cfg.env_name, n, seed, final_reward=cfg.final_reward, apple_reward=cfg.apple_reward,
-        respawn_every=cfg.respawn_every, num_apples=cfg.num_apples,
-    ),
+    "visual_match": lambda cfg, n, seed: _tvt_game(VisualMatch, cfg, n, seed),
+    "key_to_door": lambda cfg, n, seed: _tvt_game(KeyToDoor, cfg, n, seed),
 }
 
 # gymnasium ids, each taking the length as a keyword: gym.make("memrl/PassiveTMaze-v0", length=50)

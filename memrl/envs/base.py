@@ -10,7 +10,7 @@ so `gymnasium.make("memrl/...")` and the trainer run exactly the same dynamics.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -70,7 +70,7 @@ class SingleEnv(gym.Env):
     `num_envs` and `seed`; everything else (spaces, reset, step) is shared here.
     """
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, core: BatchedEnv):
         if core.num_envs != 1:

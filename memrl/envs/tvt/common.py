@@ -4,7 +4,8 @@ egocentric view, the apple distractor phase, and the three-phase game loop.
 Every board is 7 x 11 cells and is stored padded by two cells of `OFF` on each side, so that
 the 5 x 5 window around any on-board player is a plain slice (no bounds arithmetic) and the
 padding both draws as background and blocks moves off the board. Player coordinates are kept
-in that padded frame.
+in that padded frame, as one flat index into `board.reshape(-1)` (env i's cells start at
+i * CELLS), so a move, a look-up under the player and the view are each one gather.
 
 Timing follows the pycolab games the paper used (each phase is its own game in a story):
 a phase of F frames takes exactly F actions; the k-th action of a phase runs at that phase's
@@ -20,7 +21,6 @@ import abc
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from memrl.envs.base import BatchedEnv
 
@@ -56,9 +56,16 @@ PALETTE = np.array([to_bytes(COLOURS_1000[code]) for code in range(NUM_CODES)], 
 ROWS, COLS = 7, 11
 PAD = 2  # half the view: a 5 x 5 window centred on the player
 VIEW = 2 * PAD + 1
+WIDTH = COLS + 2 * PAD  # padded board width
+CELLS = (ROWS + 2 * PAD) * WIDTH  # cells of one padded board
 
-# Action -> (d_row, d_col): 0 north, 1 south, 2 west, 3 east.
+# Action -> (d_row, d_col): 0 north, 1 south, 2 west, 3 east; and the same as a flat step.
 MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]], dtype=np.int64)
+FLAT_MOVES = MOVES[:, 0] * WIDTH + MOVES[:, 1]
+# Flat offsets of the 5 x 5 view's cells from its centre, row-major.
+VIEW_OFFSETS = (np.arange(-PAD, PAD + 1)[:, None] * WIDTH + np.arange(-PAD, PAD + 1)).ravel()
+CENTRE = VIEW * VIEW // 2
+PALETTE_CHANNELS = np.ascontiguousarray(PALETTE.T)  # (3, codes)
 
 EXPLORE_FRAMES = 15
 
@@ -89,9 +96,14 @@ def parse_board(art: list[str], legend: dict[str, int]) -> np.ndarray:
 
 
 def cells(art: list[str], char: str) -> np.ndarray:
-    """Padded (row, col) of every `char` in `art`, row-major, shape (K, 2)."""
-    found = [(r + PAD, c + PAD) for r, row in enumerate(art) for c, ch in enumerate(row) if ch == char]
-    return np.array(found, dtype=np.int64).reshape(-1, 2)
+    """Flat padded-board index (row * WIDTH + col) of every `char` in `art`, row-major."""
+    found = [
+        (r + PAD) * WIDTH + c + PAD
+        for r, row in enumerate(art)
+        for c, ch in enumerate(row)
+        if ch == char
+    ]
+    return np.array(found, dtype=np.int64)
 
 
 def code_table(codes) -> np.ndarray:
@@ -101,12 +113,10 @@ def code_table(codes) -> np.ndarray:
     return table
 
 
-def check_length(length: Any) -> int:
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ValueError(
-            f"the distractor length L must be a positive integer, got {length!r}"
-        )
-    return int(length)
+def positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class Apples:
@@ -127,8 +137,8 @@ class Apples:
         self.num_apples = num_apples
         self.reward = float(reward)
         self.respawn_every = respawn_every
-        self.index = np.full((ROWS + 2 * PAD, COLS + 2 * PAD), -1, dtype=np.int64)
-        self.index[self.cells[:, 0], self.cells[:, 1]] = np.arange(len(self.cells))
+        self.index = np.full(CELLS, -1, dtype=np.int64)  # board cell -> candidate, or -1
+        self.index[self.cells] = np.arange(len(self.cells))
         self.envs = np.arange(num_envs)
         self.present = np.zeros((num_envs, len(self.cells)), dtype=bool)
         self.picked_at = np.full((num_envs, len(self.cells)), -1, dtype=np.int64)
@@ -141,16 +151,27 @@ class Apples:
         self.picked_at[:] = -1
 
     def paint(self, board: np.ndarray) -> None:
-        board[:, self.cells[:, 0], self.cells[:, 1]] = np.where(self.present, APPLE, FLOOR)
+        board.reshape(len(self.envs), CELLS)[:, self.cells] = np.where(self.present, APPLE, FLOOR)
 
-    def step(self, board: np.ndarray, row: np.ndarray, col: np.ndarray, frame: int) -> np.ndarray:
-        idx = self.index[row, col]
+    def step(
+        self, flat_board: np.ndarray, first_cell: np.ndarray, pos: np.ndarray, frame: int
+    ) -> np.ndarray:
+        """Eat, then respawn, for players at flat indices `pos` (N,); returns the reward.
+
+        Only the cells that change are written to the (flattened, all-env) board.
+        """
+        idx = self.index[pos - first_cell]
         eaten = (idx >= 0) & self.present[self.envs, idx]
         self.present[self.envs[eaten], idx[eaten]] = False
         self.picked_at[self.envs[eaten], idx[eaten]] = frame
+        flat_board[pos[eaten]] = FLOOR
         if self.respawn_every:
-            self.present |= (self.picked_at >= 0) & (frame > self.picked_at + self.respawn_every)
-        self.paint(board)
+            due = self.picked_at >= 0
+            due &= frame > self.picked_at + self.respawn_every
+            due &= ~self.present
+            env, apple = np.nonzero(due)
+            self.present[env, apple] = True
+            flat_board[first_cell[env] + self.cells[apple]] = APPLE
         return eaten * np.float32(self.reward)
 
 
@@ -163,9 +184,9 @@ class ThreePhaseGame(BatchedEnv):
     """N copies of an explore / apple distractor / reward game, all in the same phase.
 
     Subclasses set `reward_frames` and write `_draw_episode` (the episode's random choices),
-    `_enter_explore` / `_enter_reward` (lay out that board: `self.board`, `self.row`,
-    `self.col`, `self.impassable`, `self.over_player`) and `_explore_step` / `_reward_step`
-    (what standing on the new cell does; return the reward).
+    `_enter_explore` / `_enter_reward` (lay out that board: `self.board`, `self.place(...)`,
+    `self.impassable`, `self.over_player`) and `_explore_step` / `_reward_step` (what standing
+    on the new cell does; return the reward).
     """
 
     num_actions = 4
@@ -185,19 +206,18 @@ class ThreePhaseGame(BatchedEnv):
         respawn_every: int | None = 20,
         num_apples: int = 10,
     ):
-        self.length = check_length(length)
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        self.num_envs = int(num_envs)
+        self.length = positive_int(length, "the distractor length L")
+        self.num_envs = positive_int(num_envs, "num_envs")
         self.phase_frames = (EXPLORE_FRAMES, self.length, self.reward_frames)
         self.episode_length = sum(self.phase_frames)
         self.final_reward = float(final_reward)
         self.apples = Apples(self.num_envs, num_apples, apple_reward, respawn_every)
 
         self.envs = np.arange(self.num_envs)
-        self.board = np.zeros((self.num_envs, ROWS + 2 * PAD, COLS + 2 * PAD), dtype=np.int8)
-        self.row = np.zeros(self.num_envs, dtype=np.int64)
-        self.col = np.zeros(self.num_envs, dtype=np.int64)
+        self.board = np.zeros((self.num_envs, ROWS + 2 * PAD, WIDTH), dtype=np.int8)
+        self.flat_board = self.board.reshape(-1)  # a view: always write `board` in place
+        self.first_cell = self.envs * CELLS  # env i's board starts here in flat_board
+        self.pos = self.first_cell.copy()  # the player's flat index into flat_board
         self.impassable = code_table([OFF, WALL, INDICATOR])
         self.over_player = code_table([])  # codes drawn on top of the player
         self.reward_phase_return = np.zeros(self.num_envs, dtype=np.float32)
@@ -208,6 +228,25 @@ class ThreePhaseGame(BatchedEnv):
 
     def _seed(self, seed: int | None) -> None:
         self.rng = np.random.default_rng(seed)
+
+    # --- where the player is --------------------------------------------------------------
+
+    def place(self, cell) -> None:
+        """Put each player on board cell `cell` (a flat padded index, scalar or (N,))."""
+        self.pos = self.first_cell + cell
+
+    @property
+    def cell(self) -> np.ndarray:
+        """The player's flat padded-board index within its own board, (N,)."""
+        return self.pos - self.first_cell
+
+    @property
+    def row(self) -> np.ndarray:
+        return self.cell // WIDTH
+
+    @property
+    def col(self) -> np.ndarray:
+        return self.cell % WIDTH
 
     # --- episode loop ---------------------------------------------------------------------
 
@@ -224,10 +263,10 @@ class ThreePhaseGame(BatchedEnv):
     def step(self, actions: np.ndarray):
         if self.t >= self.episode_length:
             raise RuntimeError("step() called after the episode ended; call reset() first")
-        actions = np.asarray(actions, dtype=np.int64)
+        actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected actions of shape ({self.num_envs},), got {actions.shape}")
-        if actions.min() < 0 or actions.max() >= self.num_actions:
+        if not ((actions >= 0) & (actions < self.num_actions)).all():
             raise ValueError(f"actions must lie in [0, {self.num_actions}), got {actions}")
         self.t += 1
         self.frame += 1
@@ -235,7 +274,7 @@ class ThreePhaseGame(BatchedEnv):
         if self.phase == EXPLORE:
             reward = self._explore_step()
         elif self.phase == DISTRACTOR:
-            reward = self.apples.step(self.board, self.row, self.col, self.frame)
+            reward = self.apples.step(self.flat_board, self.first_cell, self.pos, self.frame)
         else:
             reward = self._reward_step()
             self.reward_phase_return += reward
@@ -244,7 +283,7 @@ class ThreePhaseGame(BatchedEnv):
             self._enter(self.phase + 1)
         done = np.full(self.num_envs, last)
         info = {"success": done & (self.reward_phase_return > 0)}
-        return self._observe(), reward.astype(np.float32), done, info
+        return self._observe(), reward, done, info
 
     def _enter(self, phase: int) -> None:
         self.phase = phase
@@ -256,7 +295,7 @@ class ThreePhaseGame(BatchedEnv):
         elif phase == DISTRACTOR:
             self.board[:] = _DISTRACTOR_BOARD
             self.apples.paint(self.board)
-            self.row[:], self.col[:] = _DISTRACTOR_START
+            self.place(_DISTRACTOR_START)
         else:
             self._enter_reward()
 
@@ -264,20 +303,16 @@ class ThreePhaseGame(BatchedEnv):
         return self.impassable[target]
 
     def _move(self, actions: np.ndarray) -> None:
-        move = MOVES[actions]
-        row, col = self.row + move[:, 0], self.col + move[:, 1]
-        ok = ~self._blocked(self.board[self.envs, row, col])
-        self.row = np.where(ok, row, self.row)
-        self.col = np.where(ok, col, self.col)
+        target = self.pos + FLAT_MOVES[actions]
+        self.pos = np.where(self._blocked(self.flat_board[target]), self.pos, target)
 
     def _observe(self) -> np.ndarray:
         """The 5 x 5 view centred on the player, RGB bytes, channel-first, flattened."""
-        windows = sliding_window_view(self.board, (VIEW, VIEW), axis=(1, 2))
-        view = windows[self.envs, self.row - PAD, self.col - PAD]  # (N, 5, 5), a copy
-        under = view[:, PAD, PAD]
-        view[:, PAD, PAD] = np.where(self.over_player[under], under, PLAYER)
-        rgb = PALETTE[view]  # (N, 5, 5, 3)
-        return rgb.transpose(0, 3, 1, 2).reshape(self.num_envs, -1)
+        view = self.flat_board[self.pos[:, None] + VIEW_OFFSETS]  # (N, 25) codes
+        under = view[:, CENTRE]
+        view[:, CENTRE] = np.where(self.over_player[under], under, PLAYER)
+        rgb = np.take(PALETTE_CHANNELS, view, axis=1)  # (3, N, 25); faster than [:, view]
+        return rgb.transpose(1, 0, 2).reshape(self.num_envs, -1)
 
     # --- what a game adds -----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from memrl.envs.tvt.common import (
     KEY,
     PAD,
     WALL,
+    WIDTH,
     ThreePhaseGame,
     cells,
     code_table,
@@ -46,9 +47,9 @@ REWARD_ART = [
 
 _LEGEND = {" ": FLOOR, "#": WALL, "k": FLOOR, "+": FLOOR, "d": DOOR}
 _EXPLORE_BOARD = parse_board(EXPLORE_ART, _LEGEND)
-_KEY_CELLS = cells(EXPLORE_ART, "k")  # (10, 2)
-_START_CELLS = cells(EXPLORE_ART, "+")  # (10, 2)
-_INDICATOR = (0 + PAD, 5 + PAD)
+_KEY_CELLS = cells(EXPLORE_ART, "k")  # 10 cells
+_START_CELLS = cells(EXPLORE_ART, "+")  # 10 cells
+_INDICATOR = (0 + PAD) * WIDTH + 5 + PAD
 _REWARD_BOARD = parse_board(REWARD_ART, _LEGEND)
 _DOOR = cells(REWARD_ART, "d")[0]
 _REWARD_START = cells(REWARD_ART, "+")[0]
@@ -77,14 +78,12 @@ class KeyToDoor(ThreePhaseGame):
 
     def _enter_explore(self) -> None:
         self.board[:] = _EXPLORE_BOARD
-        key = _KEY_CELLS[self.key_cell]
-        self.board[self.envs, key[:, 0], key[:, 1]] = KEY
-        start = _START_CELLS[self.start_cell]
-        self.row[:], self.col[:] = start[:, 0], start[:, 1]
+        self.flat_board[self.first_cell + _KEY_CELLS[self.key_cell]] = KEY
+        self.place(_START_CELLS[self.start_cell])
 
     def _enter_reward(self) -> None:
         self.board[:] = _REWARD_BOARD
-        self.row[:], self.col[:] = _REWARD_START
+        self.place(_REWARD_START)
         self.over_player = code_table([DOOR])
 
     def _blocked(self, target: np.ndarray) -> np.ndarray:
@@ -92,16 +91,15 @@ class KeyToDoor(ThreePhaseGame):
         return self.impassable[target] | ((target == DOOR) & ~self.has_key)
 
     def _explore_step(self) -> np.ndarray:
-        self.board[:, _INDICATOR[0], _INDICATOR[1]] = WALL  # the indicator lasts one frame
-        picked = self.board[self.envs, self.row, self.col] == KEY
-        taken = self.envs[picked]
-        self.board[taken, self.row[picked], self.col[picked]] = FLOOR
-        self.board[taken, _INDICATOR[0], _INDICATOR[1]] = INDICATOR
+        self.flat_board[self.first_cell + _INDICATOR] = WALL  # the indicator lasts one frame
+        picked = self.flat_board[self.pos] == KEY
+        self.flat_board[self.pos[picked]] = FLOOR
+        self.flat_board[self.first_cell[picked] + _INDICATOR] = INDICATOR
         self.has_key |= picked
         return np.zeros(self.num_envs, dtype=np.float32)
 
     def _reward_step(self) -> np.ndarray:
-        at_door = (self.row == _DOOR[0]) & (self.col == _DOOR[1])
+        at_door = self.cell == _DOOR
         paid = at_door & self.has_key & ~self.door_paid
         self.door_paid |= paid
         return paid * np.float32(self.final_reward)

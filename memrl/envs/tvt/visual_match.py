@@ -45,10 +45,10 @@ REWARD_ART = [
 
 _LEGEND = {" ": FLOOR, "#": WALL, "p": WALL, "+": FLOOR, "b": FLOOR, "c": FLOOR, "e": FLOOR}
 _EXPLORE_BOARD = parse_board(EXPLORE_ART, _LEGEND)
-_RING = cells(EXPLORE_ART, "p")  # (8, 2)
+_RING = cells(EXPLORE_ART, "p")  # 8 cells
 _EXPLORE_START = cells(EXPLORE_ART, "+")[0]
 _REWARD_BOARD = parse_board(REWARD_ART, _LEGEND)
-_SLOTS = np.concatenate([cells(REWARD_ART, s) for s in "bce"])  # (3, 2): symbols b, c, e
+_SLOTS = np.concatenate([cells(REWARD_ART, s) for s in "bce"])  # symbols b, c, e
 _REWARD_START = cells(REWARD_ART, "+")[0]
 _IS_COLOUR = code_table(COLOUR_CODES)
 
@@ -87,23 +87,21 @@ class VisualMatch(ThreePhaseGame):
 
     def _enter_explore(self) -> None:
         self.board[:] = _EXPLORE_BOARD
-        ring = _RING[self.ring_cell]
-        self.board[self.envs, ring[:, 0], ring[:, 1]] = self.target_colour
-        self.row[:], self.col[:] = _EXPLORE_START
+        self.flat_board[self.first_cell + _RING[self.ring_cell]] = self.target_colour
+        self.place(_EXPLORE_START)
         self.impassable = code_table([OFF, WALL, *COLOUR_CODES])
 
     def _enter_reward(self) -> None:
         self.board[:] = _REWARD_BOARD
-        self.board[:, _SLOTS[:, 0], _SLOTS[:, 1]] = self.slot_colours
-        self.row[:], self.col[:] = _REWARD_START
+        self.flat_board[self.first_cell[:, None] + _SLOTS] = self.slot_colours
+        self.place(_REWARD_START)
 
     def _explore_step(self) -> np.ndarray:
         return np.zeros(self.num_envs, dtype=np.float32)  # the player cannot move
 
     def _reward_step(self) -> np.ndarray:
-        under = self.board[self.envs, self.row, self.col]
+        under = self.flat_board[self.pos]
         chose = _IS_COLOUR[under]
         paid = chose & (under == self.target_colour)
-        self.board[self.envs[chose][:, None], _SLOTS[:, 0], _SLOTS[:, 1]] = FLOOR
+        self.flat_board[self.first_cell[chose, None] + _SLOTS] = FLOOR  # one choice only
         return paid * np.float32(self.final_reward)
-

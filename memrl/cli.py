@@ -1,0 +1,173 @@
+"""The `memrl` command and the seed's `main.py` flags.
+
+    memrl train --config_env F --config_rl F --config_seq F [--config_env.env_name 50] [flags]
+    memrl plot LOGS_DIR [...]
+    python main.py ...            (same as `memrl train ...`, the seed's entry point)
+
+Config files are ml_collections files whose leaves can all be overridden
+(`--config_seq.model.seq_model_config.n_layer 2`). Bad input ends with one `memrl: error:` line
+saying what to change, exit status 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+from absl import flags
+from ml_collections import ConfigDict, config_flags
+
+from memrl.run_config import ConfigError, RunConfig
+
+CONFIG_FLAGS = ("config_env", "config_rl", "config_seq")
+EXAMPLE_CONFIG = {
+    "config_env": "configs/envs/tmaze_passive.py",
+    "config_rl": "configs/rl/dqn_default.py",
+    "config_seq": "configs/seq_models/lstm_default.py",
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
+    """`argv` (with the program name) is where ml_collections finds the config overrides."""
+    for name, what in zip(CONFIG_FLAGS, ("Environment", "RL algorithm", "Sequence model")):
+        config_flags.DEFINE_config_file(name, None, f"{what} config file.", flag_values=fv,
+                                        sys_argv=argv)
+    d = RunConfig  # defaults live on RunConfig, in one place
+    flags.DEFINE_integer("seed", 42, "Run seed; negative = drawn from the pid.", flag_values=fv)
+    flags.DEFINE_integer("batch_size", 64, "Sequences per gradient update.", flag_values=fv)
+    flags.DEFINE_integer("train_episodes", 1000, "Training episodes after the warm-up "
+                         "(paper budgets: memrl/budget.py).", flag_values=fv)
+    flags.DEFINE_float("updates_per_step", 0.25, "Gradient updates per env step.",
+                       flag_values=fv)
+    flags.DEFINE_integer("start_training", 10, "Random warm-up episodes.", flag_values=fv)
+    flags.DEFINE_boolean("shared_encoder", False, "SAC-D: one sequence model for actor and "
+                         "critic.", flag_values=fv)
+    flags.DEFINE_boolean("freeze_critic", False, "SAC-D with --shared_encoder: the actor loss "
+                         "trains only the policy head.", flag_values=fv)
+    flags.DEFINE_boolean("debug", False, "Log to debug/ and echo every row.", flag_values=fv)
+    flags.DEFINE_string("save_dir", d.save_dir, "Root folder of run logs.", flag_values=fv)
+    flags.DEFINE_integer("num_envs", d.num_envs, "Episodes collected at once (1 keeps the "
+                         "paper's update-to-data schedule).", flag_values=fv)
+    flags.DEFINE_string("device", d.device, "auto, cpu or cuda.", flag_values=fv)
+    flags.DEFINE_integer("threads", d.threads, "Torch CPU threads (0 = all cores).",
+                         flag_values=fv)
+
+
+def _load_config_file(flag: str, path: str) -> ConfigDict:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"--{flag} {path}: no such file; pass a config file such as "
+                         f"{EXAMPLE_CONFIG[flag]} (paths are relative to the current folder)")
+    spec = importlib.util.spec_from_file_location(f"memrl_{flag}", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise UsageError(f"--{flag} {path}: the file has no get_config() function")
+    return module.get_config()
+
+
+def _leaf_paths(config: ConfigDict, prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        paths += _leaf_paths(value, path + ".") if isinstance(value, ConfigDict) else [path]
+    return paths
+
+
+def check_config_args(argv: list[str]) -> None:
+    """Catch what absl reports badly: missing config files and unknown override keys."""
+    files: dict[str, str] = {}
+    overrides: list[tuple[str, str]] = []
+    for i, arg in enumerate(argv):
+        match = re.fullmatch(r"--(config_env|config_rl|config_seq)(\.[^=]+)?(=.*)?", arg)
+        if not match:
+            continue
+        flag, key, inline = match.groups()
+        if key:
+            overrides.append((flag, key[1:]))
+        else:
+            value = inline[1:] if inline else (argv[i + 1] if i + 1 < len(argv) else "")
+            files[flag] = value
+    for flag in CONFIG_FLAGS:
+        if flag not in files:
+            raise UsageError(f"--{flag} is required, e.g. --{flag} {EXAMPLE_CONFIG[flag]}")
+    configs = {flag: _load_config_file(flag, path) for flag, path in files.items()}
+    for flag, key in overrides:
+        known = _leaf_paths(configs[flag])
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3)
+            hint = f"did you mean {', '.join(f'--{flag}.{c}' for c in close)}?" if close else \
+                f"known keys: {', '.join(known)}"
+            raise UsageError(f"unknown config key --{flag}.{key} in {files[flag]}; {hint}")
+
+
+def parse_train_args(argv: list[str]) -> RunConfig:
+    """argv without the program name -> a validated RunConfig (raises UsageError/ConfigError)."""
+    check_config_args(argv)
+    fv = flags.FlagValues()
+    full_argv = ["memrl"] + argv
+    define_train_flags(fv, full_argv)
+    try:
+        fv(full_argv)
+    except flags.Error as err:
+        raise UsageError(str(err)) from None
+    run = RunConfig(
+        config_env=fv.config_env, config_rl=fv.config_rl, config_seq=fv.config_seq,
+        **{name: fv[name].value for name in RunConfig.FLAG_NAMES},
+    )
+    run.validate()
+    return run
+
+
+def train_main(argv: list[str]) -> int:
+    from memrl.trainer import NonFiniteLossError, Trainer
+
+    try:
+        run = parse_train_args(argv)
+        trainer = Trainer(run)
+    except (UsageError, ConfigError, ValueError) as err:
+        print(f"memrl: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        trainer.train()
+    except NonFiniteLossError as err:
+        print(f"memrl: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def plot_main(argv: list[str]) -> int:
+    from memrl.analysis.cli import main as analysis_main
+
+    return analysis_main(argv)
+
+
+COMMANDS = {
+    "train": train_main,
+    "plot": plot_main,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__.strip())
+        print(f"\ncommands: {', '.join(COMMANDS)}")
+        return 0
+    command = argv[0]
+    if command not in COMMANDS:
+        print(f"memrl: error: unknown command {command!r}; choose one of {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        return 2
+    return COMMANDS[command](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _repo_root_cwd(monkeypatch):
+    """Config paths in the seed's commands are relative to the repo root."""
+    monkeypatch.chdir(ROOT)
+
+
+def seed_command(env="tmaze_passive", rl="dqn_default", seq="lstm_default", extra=""):
+    return (f"--config_env configs/envs/{env}.py --config_rl configs/rl/{rl}.py "
+            f"--config_seq configs/seq_models/{seq}.py {extra}").split()
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("PYTHONHASHSEED", "0")
