@@ -15,6 +15,7 @@ import difflib
 import importlib.util
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from absl import flags
@@ -58,6 +59,15 @@ def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
     flags.DEFINE_string("device", d.device, "auto, cpu or cuda.", flag_values=fv)
     flags.DEFINE_integer("threads", d.threads, "Torch CPU threads (0 = all cores).",
                          flag_values=fv)
+    flags.DEFINE_float("checkpoint_interval", d.checkpoint_interval, "Seconds between "
+                       "checkpoints (taken at evaluations; 0 = at every evaluation).",
+                       flag_values=fv)
+    flags.DEFINE_integer("keep_checkpoints", d.keep_checkpoints, "Newest checkpoints kept.",
+                         flag_values=fv)
+    flags.DEFINE_string("run_dir", None, "Write the run into exactly this folder (default: "
+                        "<save_dir>/<env_type>/<L>/<timestamp>+<pid>).", flag_values=fv)
+    flags.DEFINE_string("resume", None, "Continue the run in this folder from its newest "
+                        "checkpoint; its config.json gives every setting.", flag_values=fv)
 
 
 def _load_config_file(flag: str, path: str) -> ConfigDict:
@@ -108,9 +118,11 @@ def check_config_args(argv: list[str]) -> None:
             raise UsageError(f"unknown config key --{flag}.{key} in {files[flag]}; {hint}")
 
 
-def parse_train_args(argv: list[str]) -> RunConfig:
-    """argv without the program name -> a validated RunConfig (raises UsageError/ConfigError)."""
-    check_config_args(argv)
+# Flags that may accompany --resume: they change where and how fast, not what is learned.
+RESUME_FLAGS = ("device", "threads")
+
+
+def _parse_flags(argv: list[str]) -> flags.FlagValues:
     fv = flags.FlagValues()
     full_argv = ["memrl"] + argv
     define_train_flags(fv, full_argv)
@@ -118,20 +130,52 @@ def parse_train_args(argv: list[str]) -> RunConfig:
         fv(full_argv)
     except flags.Error as err:
         raise UsageError(str(err)) from None
+    return fv
+
+
+@dataclass
+class TrainCommand:
+    run: RunConfig
+    run_dir: Path | None  # None: a new timestamped folder under save_dir
+    resume: bool
+
+
+def parse_train_command(argv: list[str]) -> TrainCommand:
+    """argv without the program name -> what to train (raises UsageError/ConfigError)."""
+    if not any(arg == "--resume" or arg.startswith("--resume=") for arg in argv):
+        check_config_args(argv)
+    fv = _parse_flags(argv)
+    if fv.resume is not None:
+        run_dir = Path(fv.resume)
+        run = RunConfig.load(run_dir)
+        extra = [name for name in fv if fv[name].present and name not in (*RESUME_FLAGS, "resume")]
+        if extra:
+            raise UsageError(
+                f"--resume takes every setting from {run_dir / 'config.json'}; drop "
+                f"--{', --'.join(extra)} (only --device and --threads may change)"
+            )
+        run = run.replace(**{name: fv[name].value for name in RESUME_FLAGS if fv[name].present})
+        run.validate()
+        return TrainCommand(run, run_dir, resume=True)
     run = RunConfig(
         config_env=fv.config_env, config_rl=fv.config_rl, config_seq=fv.config_seq,
         **{name: fv[name].value for name in RunConfig.FLAG_NAMES},
     )
     run.validate()
-    return run
+    return TrainCommand(run, Path(fv.run_dir) if fv.run_dir else None, resume=False)
+
+
+def parse_train_args(argv: list[str]) -> RunConfig:
+    """The RunConfig of a (non-resume) train command line."""
+    return parse_train_command(argv).run
 
 
 def train_main(argv: list[str]) -> int:
     from memrl.trainer import NonFiniteLossError, Trainer
 
     try:
-        run = parse_train_args(argv)
-        trainer = Trainer(run)
+        command = parse_train_command(argv)
+        trainer = Trainer(command.run, run_dir=command.run_dir, resume=command.resume)
     except (UsageError, ConfigError, ValueError) as err:
         print(f"memrl: error: {err}", file=sys.stderr)
         return 2

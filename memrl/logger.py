@@ -19,9 +19,31 @@ class ProgressLog:
         self.path = Path(path)
         self.echo_rows = echo_rows
         self.fieldnames: list[str] | None = None
+        self._rows = 0
         if self.path.exists() and self.path.stat().st_size > 0:
             with open(self.path, newline="") as f:
-                self.fieldnames = next(csv.reader(f), None)
+                reader = csv.reader(f)
+                self.fieldnames = next(reader, None)
+                self._rows = sum(1 for _ in reader)
+
+    def rows_written(self) -> int:
+        return self._rows
+
+    @staticmethod
+    def truncate(path: Path, rows: int) -> None:
+        """Keep the header and the first `rows` rows (a resumed run rewrites the rest).
+
+        Rows after the checkpoint, and a row torn by a kill, are dropped; the file is replaced
+        atomically so a second kill cannot leave it half-written.
+        """
+        path = Path(path)
+        if not path.exists():
+            return
+        lines = path.read_text().splitlines(keepends=True)
+        kept = lines[: 1 + rows] if rows > 0 else []
+        tmp = path.with_suffix(".csv.tmp")
+        tmp.write_text("".join(kept))
+        os.replace(tmp, path)
 
     def write(self, row: dict[str, Any]) -> None:
         if self.fieldnames is None:
@@ -34,6 +56,7 @@ class ProgressLog:
             csv.DictWriter(f, self.fieldnames).writerow(row)
             f.flush()
             os.fsync(f.fileno())
+        self._rows += 1
         print(self.summary(row), flush=True)
         if self.echo_rows:
             print("  " + "  ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)

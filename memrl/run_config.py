@@ -39,11 +39,14 @@ class RunConfig:
     num_envs: int = 1
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = all cores
+    checkpoint_interval: float = 600.0  # seconds between checkpoints (taken at evaluations)
+    keep_checkpoints: int = 2
     extra: dict[str, Any] = field(default_factory=dict)  # room for later flags
 
     FLAG_NAMES = (
         "seed", "batch_size", "train_episodes", "updates_per_step", "start_training",
         "shared_encoder", "freeze_critic", "debug", "save_dir", "num_envs", "device", "threads",
+        "checkpoint_interval", "keep_checkpoints",
     )
 
     def __post_init__(self) -> None:
@@ -92,6 +95,10 @@ class RunConfig:
         need(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
              f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
         need(self.threads >= 0, f"--threads must be >= 0 (0 = all cores), got {self.threads}")
+        need(self.checkpoint_interval >= 0,
+             f"--checkpoint_interval must be >= 0 seconds, got {self.checkpoint_interval}")
+        need(self.keep_checkpoints >= 1,
+             f"--keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         for key in ("eval_interval", "eval_episodes"):
             need(self.config_env[key] >= 1, f"config_env.{key} must be >= 1")
 

@@ -3,12 +3,14 @@
     warm-up: start_training random episodes, then int(updates_per_step x their steps) updates
     repeat:  collect num_envs episodes with the exploring policy,
              then ceil(updates_per_step x their steps) updates of batch_size windows,
-             evaluate whenever the episode count crosses a multiple of eval_interval
-    stop:    after start_training + train_episodes episodes
+             evaluate whenever the episode count reaches a new multiple of eval_interval
+             (and checkpoint there, at most every checkpoint_interval seconds)
+    stop:    after start_training + train_episodes episodes; write summary.json
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -20,10 +22,11 @@ import torch
 
 from memrl import envs
 from memrl.agents import EnvSpec, TrainSpec, build_agent
+from memrl.checkpoint import load_latest_checkpoint, save_checkpoint
 from memrl.collector import Episodes, rollout
 from memrl.logger import ProgressLog
 from memrl.replay import EpisodeReplay
-from memrl.run_config import RunConfig
+from memrl.run_config import ConfigError, RunConfig
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -35,12 +38,19 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+        raise ConfigError("--device cuda asked for, but torch sees no CUDA device; "
+                          "use --device cpu")
     return device
 
 
 class Trainer:
-    def __init__(self, run: RunConfig, run_dir: Path | None = None):
+    """Builds everything a run needs from a RunConfig, then `train()` runs the schedule.
+
+    `run_dir` given: write there (it must not hold a run yet). `resume=True`: continue the run
+    in `run_dir` from its newest checkpoint (or from scratch if it has none).
+    """
+
+    def __init__(self, run: RunConfig, run_dir: Path | None = None, resume: bool = False):
         run.validate()
         self.run = run
         torch.set_num_threads(run.threads or os.cpu_count() or 1)
@@ -72,34 +82,56 @@ class Trainer:
         self.env_steps = 0
         self.updates = 0
         self.last_eval_episode = 0
-        self._had_updates = False
+        self.warmup_done = False
+        self._elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
 
-        # Everything above can fail on bad input; only now is anything written.
-        self.run_dir = Path(run_dir) if run_dir is not None else run.new_run_dir()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        run.save(self.run_dir, episode_length=self.T, device=str(self.device),
-                 torch_version=torch.__version__)
-        self.log = ProgressLog(self.run_dir / "progress.csv", echo_rows=run.debug)
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
         self._train_returns: list[float] = []
         self._timers: dict[str, float] = defaultdict(float)
+
+        # Everything above can fail on bad input; only from here on is anything written.
+        if resume:
+            self.run_dir = Path(run_dir)
+            state = load_latest_checkpoint(self.run_dir)
+            if state is not None:
+                self.load_state_dict(state)
+            ProgressLog.truncate(self.run_dir / "progress.csv",
+                                 state["csv_rows"] if state else 0)
+        else:
+            self.run_dir = Path(run_dir) if run_dir is not None else run.new_run_dir()
+            if (self.run_dir / "config.json").exists():
+                raise ConfigError(f"{self.run_dir} already holds a run; continue it with "
+                                  f"--resume {self.run_dir} or choose another --run_dir")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            run.save(self.run_dir, episode_length=self.T, device=str(self.device),
+                     torch_version=torch.__version__)
+        self.log = ProgressLog(self.run_dir / "progress.csv", echo_rows=run.debug)
         self._start = time.perf_counter()
+        self._last_checkpoint = self._start
 
     @property
     def total_episodes(self) -> int:
         return self.run.start_training + self.run.train_episodes
 
+    @property
+    def wall_time(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._start
+
     def train(self) -> Path:
         print(f"[memrl] run folder: {self.run_dir}", flush=True)
-        while self.episodes < self.run.start_training:
-            self._collect(explore=None)
-        self._update(int(self.run.updates_per_step * self.env_steps))
-        self._maybe_evaluate()
+        if not self.warmup_done:
+            while self.episodes < self.run.start_training:
+                self._collect(explore=None)
+            self._update(int(self.run.updates_per_step * self.env_steps))
+            self.warmup_done = True
+            self._maybe_evaluate()
 
         while self.episodes < self.total_episodes:
             episodes = self._collect(explore=True)
             self._update(math.ceil(self.run.updates_per_step * episodes.num_steps))
             self._maybe_evaluate()
+        self.checkpoint()
+        self._write_summary()
         print(f"[memrl] done: {self.run_dir / 'progress.csv'}", flush=True)
         return self.run_dir
 
@@ -133,27 +165,29 @@ class Trainer:
         if self.episodes // interval <= self.last_eval_episode // interval:
             return
         self.last_eval_episode = self.episodes
+        had_updates = bool(self._metrics)
         row = self.evaluate()
         self.log.write(row)
-        bad = [name for name in self.agent.metric_names if math.isinf(row[name])
-               or (math.isnan(row[name]) and self._had_updates)]
+        bad = [name for name in self.agent.metric_names
+               if math.isinf(row[name]) or (math.isnan(row[name]) and had_updates)]
         if bad:
             raise NonFiniteLossError(
                 f"non-finite {', '.join(bad)} by update {self.updates} (rows so far are saved "
                 f"in {self.run_dir / 'progress.csv'}); lower the learning rate "
                 f"(--config_rl.critic_lr) or clip gradients (--config_seq.clip True)"
             )
+        if time.perf_counter() - self._last_checkpoint >= self.run.checkpoint_interval:
+            self.checkpoint()
 
     def evaluate(self) -> dict:
         """Greedy episodes on the evaluation env, plus training metrics since the last row."""
         t0 = time.perf_counter()
         episodes = rollout(self.eval_env, self.agent, explore=False)
         self._timers["eval"] += time.perf_counter() - t0
-        self._had_updates = bool(self._metrics)
         metrics = {name: torch.stack(values).float().mean().item()
                    for name, values in self._metrics.items()}
         self._metrics.clear()
-        wall = time.perf_counter() - self._start
+        wall = self.wall_time
         row = {
             "env_steps": self.env_steps,
             "episodes": self.episodes,
@@ -171,8 +205,65 @@ class Trainer:
         self._train_returns.clear()
         return row
 
+    # ---- checkpoints -------------------------------------------------------------------------
+
+    def checkpoint(self) -> Path:
+        path = save_checkpoint(self.run_dir, self.episodes, self.state_dict(),
+                               keep=self.run.keep_checkpoints)
+        self._last_checkpoint = time.perf_counter()
+        return path
+
+    def state_dict(self) -> dict:
+        """Taken only between episodes, right after an evaluation row (metrics are empty)."""
+        return {
+            "agent": self.agent.state_dict(),
+            "agent_extra": self.agent.extra_state(),
+            "replay": self.replay.state_dict(),
+            "env": self.env.get_state(),
+            "eval_env": self.eval_env.get_state(),
+            "warmup_rng": self.warmup_rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "counters": {
+                "episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
+                "last_eval_episode": self.last_eval_episode, "warmup_done": self.warmup_done,
+                "wall_time": self.wall_time,
+            },
+            "train_returns": list(self._train_returns),
+            "csv_rows": self.log.rows_written(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agent.load_state_dict(state["agent"])
+        self.agent.load_extra_state(state["agent_extra"])
+        self.replay.load_state_dict(state["replay"])
+        self.env.set_state(state["env"])
+        self.eval_env.set_state(state["eval_env"])
+        self.warmup_rng.bit_generator.state = state["warmup_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        counters = state["counters"]
+        self.episodes = counters["episodes"]
+        self.env_steps = counters["env_steps"]
+        self.updates = counters["updates"]
+        self.last_eval_episode = counters["last_eval_episode"]
+        self.warmup_done = counters["warmup_done"]
+        self._elapsed_before = counters["wall_time"]
+        self._train_returns = list(state["train_returns"])
+
+    def _write_summary(self) -> None:
+        """summary.json marks a finished run (sweeps skip it) and holds its headline figures."""
+        summary = {
+            "episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
+            "wall_time": round(self.wall_time, 3), "time_split": self.time_split(),
+        }
+        tmp = self.run_dir / "summary.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.replace(self.run_dir / "summary.json")
+
     def time_split(self) -> dict[str, float]:
-        return dict(self._timers)
+        return {k: round(v, 3) for k, v in self._timers.items()}
 
 
 def _algo_options(run: RunConfig) -> dict:

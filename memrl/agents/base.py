@@ -67,6 +67,13 @@ class Agent(nn.Module, abc.ABC):
     @abc.abstractmethod
     def update(self, batch: Batch) -> dict[str, torch.Tensor]: ...
 
+    @abc.abstractmethod
+    def extra_state(self) -> dict[str, Any]:
+        """What a checkpoint needs beyond the parameters: optimisers, counters, random streams."""
+
+    @abc.abstractmethod
+    def load_extra_state(self, state: dict[str, Any]) -> None: ...
+
     def to_device(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Move a numpy batch to the device once per update (pinned, async on CUDA)."""
         out = {}
