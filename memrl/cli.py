@@ -1,7 +1,9 @@
 """The `memrl` command and the seed's `main.py` flags.
 
     memrl train --config_env F --config_rl F --config_seq F [--config_env.env_name 50] [flags]
+    memrl eval RUN_DIR [--render out.gif]
     memrl plot LOGS_DIR [...]
+    memrl sweep --tasks tmaze_passive --num_seeds 3 --scale 0.05 --out sweeps/quick
     python main.py ...            (same as `memrl train ...`, the seed's entry point)
 
 Config files are ml_collections files whose leaves can all be overridden
@@ -63,6 +65,9 @@ def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
                        "checkpoints (taken at evaluations; 0 = at every evaluation).",
                        flag_values=fv)
     flags.DEFINE_integer("keep_checkpoints", d.keep_checkpoints, "Newest checkpoints kept.",
+                         flag_values=fv)
+    flags.DEFINE_boolean("tensorboard", False, "Also write TensorBoard scalars to "
+                         "<run_dir>/tensorboard (pip install 'memrl[tensorboard]').",
                          flag_values=fv)
     flags.DEFINE_string("run_dir", None, "Write the run into exactly this folder (default: "
                         "<save_dir>/<env_type>/<L>/<timestamp>+<pid>).", flag_values=fv)
@@ -193,9 +198,23 @@ def plot_main(argv: list[str]) -> int:
     return analysis_main(argv)
 
 
+def eval_main(argv: list[str]) -> int:
+    from memrl.evaluate import main as evaluate_main
+
+    return evaluate_main(argv)
+
+
+def sweep_main(argv: list[str]) -> int:
+    from memrl.sweep import main as sweep
+
+    return sweep(argv)
+
+
 COMMANDS = {
     "train": train_main,
+    "eval": eval_main,
     "plot": plot_main,
+    "sweep": sweep_main,
 }
 
 

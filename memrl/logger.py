@@ -1,4 +1,5 @@
-"""Run output: progress.csv (one row per evaluation) and a line per evaluation on the terminal."""
+"""Run output: progress.csv (one row per evaluation), a line per evaluation on the terminal,
+optionally TensorBoard scalars, and a progress bar for interactive runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 
 class ProgressLog:
     """Appends rows to progress.csv; each row is flushed and fsynced so a killed run keeps it.
@@ -15,9 +18,10 @@ class ProgressLog:
     The header is fixed by the first row; later rows must carry the same keys.
     """
 
-    def __init__(self, path: Path, echo_rows: bool = False):
+    def __init__(self, path: Path, echo_rows: bool = False, tensorboard_dir: Path | None = None):
         self.path = Path(path)
         self.echo_rows = echo_rows
+        self.tensorboard = make_tensorboard_writer(tensorboard_dir) if tensorboard_dir else None
         self.fieldnames: list[str] | None = None
         self._rows = 0
         if self.path.exists() and self.path.stat().st_size > 0:
@@ -57,9 +61,15 @@ class ProgressLog:
             f.flush()
             os.fsync(f.fileno())
         self._rows += 1
-        print(self.summary(row), flush=True)
+        # tqdm.write prints above a progress bar without breaking it (and plainly without one).
+        tqdm.write(self.summary(row))
         if self.echo_rows:
-            print("  " + "  ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)
+            tqdm.write("  " + "  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                if key != "env_steps" and isinstance(value, (int, float)):
+                    self.tensorboard.add_scalar(key, value, global_step=row["env_steps"])
+            self.tensorboard.flush()
 
     @staticmethod
     def summary(row: dict[str, Any]) -> str:
@@ -74,3 +84,18 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4g}"
     return str(value)
+
+
+def make_tensorboard_writer(log_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ImportError("--tensorboard needs the tensorboard package: "
+                          "pip install 'memrl[tensorboard]'") from None
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+def progress_bar(total: int, initial: int) -> tqdm:
+    """Episodes done / total with ETA; shown only on a terminal (tqdm's disable=None)."""
+    return tqdm(total=total, initial=initial, unit="ep", disable=None, dynamic_ncols=True,
+                leave=False, desc="train")

@@ -7,6 +7,7 @@ It is validated before anything is built or written, and saved as config.json in
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import socket
@@ -41,12 +42,13 @@ class RunConfig:
     threads: int = 0  # torch CPU threads; 0 = all cores
     checkpoint_interval: float = 600.0  # seconds between checkpoints (taken at evaluations)
     keep_checkpoints: int = 2
+    tensorboard: bool = False  # also write TensorBoard scalars to <run_dir>/tensorboard
     extra: dict[str, Any] = field(default_factory=dict)  # room for later flags
 
     FLAG_NAMES = (
         "seed", "batch_size", "train_episodes", "updates_per_step", "start_training",
         "shared_encoder", "freeze_critic", "debug", "save_dir", "num_envs", "device", "threads",
-        "checkpoint_interval", "keep_checkpoints",
+        "checkpoint_interval", "keep_checkpoints", "tensorboard",
     )
 
     def __post_init__(self) -> None:
@@ -99,6 +101,8 @@ class RunConfig:
              f"--checkpoint_interval must be >= 0 seconds, got {self.checkpoint_interval}")
         need(self.keep_checkpoints >= 1,
              f"--keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
+        need(not self.tensorboard or importlib.util.find_spec("tensorboard") is not None,
+             "--tensorboard needs the tensorboard package: pip install 'memrl[tensorboard]'")
         for key in ("eval_interval", "eval_episodes"):
             need(self.config_env[key] >= 1, f"config_env.{key} must be >= 1")
 

@@ -24,7 +24,7 @@ from memrl import envs
 from memrl.agents import EnvSpec, TrainSpec, build_agent
 from memrl.checkpoint import load_latest_checkpoint, save_checkpoint
 from memrl.collector import Episodes, rollout
-from memrl.logger import ProgressLog
+from memrl.logger import ProgressLog, progress_bar
 from memrl.replay import EpisodeReplay
 from memrl.run_config import ConfigError, RunConfig
 
@@ -74,7 +74,7 @@ class Trainer:
             rl, run.config_seq, EnvSpec.of(self.env),
             TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
             self.device, _int(agent_seed),
-            **_algo_options(run),
+            **algo_options(run),
         )
 
         # Counters (all saved in checkpoints).
@@ -105,7 +105,10 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             run.save(self.run_dir, episode_length=self.T, device=str(self.device),
                      torch_version=torch.__version__)
-        self.log = ProgressLog(self.run_dir / "progress.csv", echo_rows=run.debug)
+        self.log = ProgressLog(
+            self.run_dir / "progress.csv", echo_rows=run.debug,
+            tensorboard_dir=self.run_dir / "tensorboard" if run.tensorboard else None,
+        )
         self._start = time.perf_counter()
         self._last_checkpoint = self._start
 
@@ -119,6 +122,7 @@ class Trainer:
 
     def train(self) -> Path:
         print(f"[memrl] run folder: {self.run_dir}", flush=True)
+        self._bar = progress_bar(self.total_episodes, self.episodes)
         if not self.warmup_done:
             while self.episodes < self.run.start_training:
                 self._collect(explore=None)
@@ -130,6 +134,7 @@ class Trainer:
             episodes = self._collect(explore=True)
             self._update(math.ceil(self.run.updates_per_step * episodes.num_steps))
             self._maybe_evaluate()
+        self._bar.close()
         self.checkpoint()
         self._write_summary()
         print(f"[memrl] done: {self.run_dir / 'progress.csv'}", flush=True)
@@ -145,6 +150,7 @@ class Trainer:
         self.env_steps += episodes.num_steps
         self._train_returns.extend(episodes.returns.tolist())
         self._timers["collect"] += time.perf_counter() - t0
+        self._bar.update(episodes.num_episodes)
         return episodes
 
     def _update(self, num_updates: int) -> None:
@@ -168,6 +174,8 @@ class Trainer:
         had_updates = bool(self._metrics)
         row = self.evaluate()
         self.log.write(row)
+        self._bar.set_postfix({"return": f"{row['return']:.2f}",
+                               "success": f"{row['success']:.2f}"}, refresh=False)
         bad = [name for name in self.agent.metric_names
                if math.isinf(row[name]) or (math.isnan(row[name]) and had_updates)]
         if bad:
@@ -266,7 +274,7 @@ class Trainer:
         return {k: round(v, 3) for k, v in self._timers.items()}
 
 
-def _algo_options(run: RunConfig) -> dict:
+def algo_options(run: RunConfig) -> dict:
     options = {}
     if run.shared_encoder:
         options["shared_encoder"] = True

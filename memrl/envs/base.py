@@ -55,6 +55,10 @@ class BatchedEnv(abc.ABC):
         whether the episode met the task's goal.
         """
 
+    def render(self, index: int = 0) -> np.ndarray:
+        """A picture of env `index` now, RGB bytes (H, W, 3), one pixel per cell."""
+        raise NotImplementedError(f"{type(self).__name__} does not draw itself")
+
     def get_state(self) -> dict[str, Any]:
         """What must be saved to continue the same random streams after a checkpoint."""
         return {"rng": self.rng.bit_generator.state}

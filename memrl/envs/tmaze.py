@@ -91,6 +91,20 @@ class TMaze(BatchedEnv):
         info = {"success": done & at_goal}
         return self._observe(), reward.astype(np.float32), done, info
 
+    def render(self, index: int = 0) -> np.ndarray:
+        """3 rows (y = +1, 0, -1) x (J + 1) columns: corridor grey, the oracle cell coloured by
+        the goal side while it is still unseen, the goal cell green, the other goal cell red,
+        the agent black."""
+        image = np.full((3, self.junction + 1, 3), 40, dtype=np.uint8)  # walls
+        image[1, :] = 200
+        goal_row = 1 - self.goal[index]
+        image[goal_row, self.junction] = (60, 180, 75)
+        image[2 - goal_row, self.junction] = (200, 60, 60)
+        if not self.oracle_seen[index]:
+            image[1, 0] = (60, 180, 75) if self.goal[index] == 1 else (70, 110, 220)
+        image[1 - self.y[index], self.x[index]] = (0, 0, 0)
+        return image
+
     def _observe(self) -> np.ndarray:
         """[0, goal] on the first visit to the oracle, [1, y] at the junction, else [0, 0]."""
         obs = np.zeros((self.num_envs, 2), dtype=np.float32)

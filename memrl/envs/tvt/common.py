@@ -306,6 +306,14 @@ class ThreePhaseGame(BatchedEnv):
         target = self.pos + FLAT_MOVES[actions]
         self.pos = np.where(self._blocked(self.flat_board[target]), self.pos, target)
 
+    def render(self, index: int = 0) -> np.ndarray:
+        """The whole board of env `index` (7 x 11 cells) with the player, as the games draw it."""
+        board = self.board[index].copy()
+        cell = self.cell[index]
+        if not self.over_player[board.flat[cell]]:
+            board.flat[cell] = PLAYER
+        return PALETTE[board[PAD:-PAD, PAD:-PAD]]
+
     def _observe(self) -> np.ndarray:
         """The 5 x 5 view centred on the player, RGB bytes, channel-first, flattened."""
         view = self.flat_board[self.pos[:, None] + VIEW_OFFSETS]  # (N, 25) codes
