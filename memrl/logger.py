@@ -95,7 +95,7 @@ def make_tensorboard_writer(log_dir: Path):
     return SummaryWriter(log_dir=str(log_dir))
 
 
-def progress_bar(total: int, initial: int) -> tqdm:
-    """Episodes done / total with ETA; shown only on a terminal (tqdm's disable=None)."""
-    return tqdm(total=total, initial=initial, unit="ep", disable=None, dynamic_ncols=True,
-                leave=False, desc="train")
+def progress_bar(total: int, initial: int, show: bool | None = None) -> tqdm:
+    """Episodes done / total with ETA; show=None: only on a terminal (tqdm's disable=None)."""
+    return tqdm(total=total, initial=initial, unit="ep", disable=None if show is None else not show,
+                dynamic_ncols=True, leave=False, desc="train")

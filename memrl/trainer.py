@@ -88,6 +88,7 @@ class Trainer:
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
         self._train_returns: list[float] = []
         self._timers: dict[str, float] = defaultdict(float)
+        self._bar = progress_bar(0, 0, show=False)  # train() replaces it with a live one
 
         # Everything above can fail on bad input; only from here on is anything written.
         if resume:

@@ -7,11 +7,13 @@ from ml_collections import ConfigDict
 
 from memrl.agents.base import Agent, EnvSpec, TrainSpec
 from memrl.agents.dqn import DQN
+from memrl.agents.sacd import SACD
 
 # config_rl.algo -> class, constructed as cls(rl_cfg, seq_cfg, env_spec, train_spec, device,
 # seed, **options) where options are the algorithm's own command-line switches.
 ALGOS: dict[str, type[Agent]] = {
     "dqn": DQN,
+    "sacd": SACD,
 }
 
 

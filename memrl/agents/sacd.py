@@ -1,0 +1,258 @@
+"""Recurrent SAC-Discrete with a fixed temperature (the paper's pixel-task agent).
+
+Soft value of a history, summed over actions with the policy's probabilities:
+    V(h) = sum_a pi(a|h) [min(Q1_tgt, Q2_tgt)(h, a) - alpha log pi(a|h)]
+    critic: (Qi(h_t, a_t) - (r_t + gamma (1 - d_t) V(h_{t+1})))^2, i = 1, 2, masked mean each
+    actor:  sum_a pi(a|h_t) [alpha log pi(a|h_t) - min(Q1, Q2)(h_t, a)], masked mean
+The next-step policy in V is the online policy (there is no target actor), as in the reference.
+
+Two layouts, as in the reference implementation:
+- separate (default): the actor (HistoryEncoder + policy head) and the critic (HistoryEncoder
+  + twin Q heads) own their memories and optimisers. The target critic is a Polyak copy of the
+  whole critic, memory included. As in the reference, the critic steps first and the actor loss
+  then reads the stepped critic (one extra forward pass of the critic, without gradients).
+- shared_encoder: one HistoryEncoder feeds the policy and Q heads; one optimiser steps
+  0.5 (critic loss) + actor loss. The target is a Polyak copy of the Q heads alone, applied to
+  the online hidden states (the reference has no target memory in this layout).
+  freeze_critic: the actor loss sees detached hidden states and the Q heads as constants, so
+  only the policy head learns from it; the shared memory learns from the critic loss alone.
+  (REFERENCE section 4 and the issue define it so; the public code detaches the states fed to
+  the frozen Q heads but not those fed to the policy, which lets the actor loss reach the
+  memory through the policy's probabilities.) Without it the actor loss also trains the Q heads
+  and the memory through Q, the path the paper's appendix C.1 blames for exploding gradients.
+
+Acting samples from the policy when exploring and takes its argmax otherwise, in eval mode
+(no dropout), with the agent's own numpy stream for the draws.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from ml_collections import ConfigDict
+from torch import nn
+
+from memrl.agents.base import (
+    Agent,
+    EnvSpec,
+    TrainSpec,
+    make_adam,
+    optimizer_step,
+    polyak_update,
+)
+from memrl.nets.embedders import mlp
+from memrl.nets.history import HistoryEncoder
+from memrl.replay import Batch
+
+
+class TwinQ(nn.Module):
+    """Two Q heads over hidden states; `encoder` is their own memory, or None when shared."""
+
+    def __init__(self, hidden_size: int, hidden_dims: tuple[int, ...], num_actions: int,
+                 encoder: HistoryEncoder | None):
+        super().__init__()
+        self.encoder = encoder
+        self.q1 = mlp(hidden_size, hidden_dims, num_actions)
+        self.q2 = mlp(hidden_size, hidden_dims, num_actions)
+
+    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.q1(hidden), self.q2(hidden)
+
+
+def policy_head(hidden_size: int, hidden_dims: tuple[int, ...], num_actions: int) -> nn.Module:
+    """MLP to action logits; the last layer starts near zero, so the first policy is ~uniform
+    (the reference initialises it uniformly in +-1e-3)."""
+    head = mlp(hidden_size, hidden_dims, num_actions)
+    nn.init.uniform_(head[-1].weight, -1e-3, 1e-3)
+    nn.init.uniform_(head[-1].bias, -1e-3, 1e-3)
+    return head
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+class SACD(Agent):
+    metric_names = ("critic_loss", "actor_loss", "entropy", "q_mean", "critic_grad_norm",
+                    "actor_grad_norm")
+
+    def __init__(
+        self,
+        rl_cfg: ConfigDict,
+        seq_cfg: ConfigDict,
+        env: EnvSpec,
+        train: TrainSpec,
+        device: torch.device,
+        seed: int,
+        shared_encoder: bool = False,
+        freeze_critic: bool = False,
+    ):
+        super().__init__()
+        if freeze_critic and not shared_encoder:
+            raise ValueError("--freeze_critic needs --shared_encoder: with separate sequence "
+                             "models the actor loss never trains the critic anyway")
+        self.device = device
+        self.shared_encoder = shared_encoder
+        self.freeze_critic = freeze_critic
+        self.discount = rl_cfg.discount
+        self.tau = rl_cfg.tau
+        self.alpha = rl_cfg.temperature
+        self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
+
+        max_seq_len = train.max_seq_len(env.episode_length)
+        obs_size = int(np.prod(env.obs_shape))
+
+        def encoder() -> HistoryEncoder:
+            return HistoryEncoder(seq_cfg.model, obs_size, env.num_actions, max_seq_len,
+                                  env.image_shape)
+
+        # The actor's memory; with shared_encoder also the critic's.
+        self.encoder = encoder()
+        hidden = self.encoder.hidden_size
+        self.policy = policy_head(hidden, tuple(rl_cfg.config_actor.hidden_dims),
+                                  env.num_actions)
+        self.critic = TwinQ(hidden, tuple(rl_cfg.config_critic.hidden_dims), env.num_actions,
+                            None if shared_encoder else encoder())
+        self.to(device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+
+        if shared_encoder:
+            self.optimizer = make_adam(self.online_params(), rl_cfg.critic_lr)
+        else:
+            self.actor_optimizer = make_adam(self.actor_params(), rl_cfg.actor_lr)
+            self.critic_optimizer = make_adam(self.critic.parameters(), rl_cfg.critic_lr)
+        self.rng = np.random.default_rng(seed)
+
+    def actor_params(self) -> list[nn.Parameter]:
+        return [*self.encoder.parameters(), *self.policy.parameters()]
+
+    def online_params(self) -> list[nn.Parameter]:
+        return [*self.actor_params(), *self.critic.parameters()]
+
+    def initial_state(self, batch_size: int) -> Any:
+        return self.encoder.initial_state(batch_size, self.device)
+
+    @torch.no_grad()
+    def act(self, obs, prev_actions, prev_rewards, state, explore: bool):
+        self.eval()
+        hidden, state = self.encoder.step(
+            *self.step_tensors(obs, prev_actions, prev_rewards), state
+        )
+        logits = self.policy(hidden)
+        if not explore:
+            return logits.argmax(-1).cpu().numpy(), state
+        # Inverse-CDF draw from pi(.|h), one uniform per episode.
+        cdf = torch.softmax(logits.double(), -1).cumsum(-1).cpu().numpy()
+        u = self.rng.random((len(cdf), 1)) * cdf[:, -1:]
+        actions = np.minimum((cdf <= u).sum(-1), cdf.shape[-1] - 1)
+        return actions, state
+
+    # -- update ------------------------------------------------------------------------------
+
+    def _pi(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_pi = F.log_softmax(self.policy(hidden), -1)
+        return log_pi.exp(), log_pi
+
+    def _soft_target(self, b: dict[str, torch.Tensor], q_next: tuple[torch.Tensor, ...],
+                     pi: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
+        """r + gamma (1 - d) V(h'), from target Q values and the policy at steps 1..S."""
+        soft_q = torch.min(*q_next) - self.alpha * log_pi
+        value = (pi * soft_q).sum(-1)
+        return b["rewards"] + self.discount * (1.0 - b["dones"]) * value
+
+    def _critic_loss(self, b: dict[str, torch.Tensor], q: tuple[torch.Tensor, ...],
+                     target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sum of the twin heads' masked TD errors, and the mean Q1(h_t, a_t)."""
+        actions = b["actions"].unsqueeze(-1)
+        preds = [qi[:-1].gather(-1, actions).squeeze(-1) for qi in q]
+        loss = sum(masked_mean((pred - target) ** 2, b["mask"]) for pred in preds)
+        return loss, masked_mean(preds[0].detach(), b["mask"])
+
+    def _actor_loss(self, b: dict[str, torch.Tensor], pi: torch.Tensor, log_pi: torch.Tensor,
+                    q_min: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masked mean of sum_a pi [alpha log pi - min Q] at steps 0..S-1, and the entropy."""
+        pi, log_pi, q_min = pi[:-1], log_pi[:-1], q_min[:-1]
+        loss = masked_mean((pi * (self.alpha * log_pi - q_min)).sum(-1), b["mask"])
+        entropy = masked_mean(-(pi * log_pi).detach().sum(-1), b["mask"])
+        return loss, entropy
+
+    def shared_losses(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Shared layout: both losses from one pass of the memory over the S + 1 inputs."""
+        hidden = self.encoder(b["obs"], b["prev_actions"], b["prev_rewards"])
+        pi, log_pi = self._pi(hidden.detach() if self.freeze_critic else hidden)
+        q = self.critic(hidden)
+        with torch.no_grad():
+            q_next = [qi[1:] for qi in self.critic_target(hidden)]
+            target = self._soft_target(b, q_next, pi[1:], log_pi[1:])
+        critic_loss, q_mean = self._critic_loss(b, q, target)
+        q_min = torch.min(*q)
+        if self.freeze_critic:
+            q_min = q_min.detach()
+        actor_loss, entropy = self._actor_loss(b, pi, log_pi, q_min)
+        return {"critic_loss": critic_loss, "actor_loss": actor_loss, "entropy": entropy,
+                "q_mean": q_mean}
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.train()
+        b = self.to_device(batch)
+        if self.shared_encoder:
+            out = self.shared_losses(b)
+            self.optimizer.zero_grad(set_to_none=True)
+            (0.5 * out["critic_loss"] + out["actor_loss"]).backward()
+            # The memory counts with the critic: it is the critic's in the other layout too.
+            critic_params = [*self.encoder.parameters(), *self.critic.parameters()]
+            out["critic_grad_norm"] = grad_norm(critic_params)
+            out["actor_grad_norm"] = grad_norm(list(self.policy.parameters()))
+            if self.max_norm is not None:
+                nn.utils.clip_grad_norm_(self.online_params(), self.max_norm, foreach=True)
+            self.optimizer.step()
+        else:
+            out = self._separate_update(b)
+        polyak_update(self.critic_target, self.critic, self.tau)
+        return {name: out[name].detach() for name in self.metric_names}
+
+    def _separate_update(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
+        pi, log_pi = self._pi(self.encoder(*inputs))
+        with torch.no_grad():
+            q_next = [qi[1:] for qi in self.critic_target(self.critic_target.encoder(*inputs))]
+            target = self._soft_target(b, q_next, pi[1:].detach(), log_pi[1:].detach())
+        q = self.critic(self.critic.encoder(*inputs))
+        critic_loss, q_mean = self._critic_loss(b, q, target)
+        critic_norm = optimizer_step(self.critic_optimizer, critic_loss,
+                                     list(self.critic.parameters()), self.max_norm)
+        with torch.no_grad():  # the actor reads the critic after its step
+            q_min = torch.min(*self.critic(self.critic.encoder(*inputs)))
+        actor_loss, entropy = self._actor_loss(b, pi, log_pi, q_min)
+        actor_norm = optimizer_step(self.actor_optimizer, actor_loss, self.actor_params(),
+                                    self.max_norm)
+        return {"critic_loss": critic_loss, "actor_loss": actor_loss, "entropy": entropy,
+                "q_mean": q_mean, "critic_grad_norm": critic_norm, "actor_grad_norm": actor_norm}
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if self.shared_encoder:
+            return {"optimizer": self.optimizer}
+        return {"actor_optimizer": self.actor_optimizer,
+                "critic_optimizer": self.critic_optimizer}
+
+    def extra_state(self) -> dict:
+        return {**{name: opt.state_dict() for name, opt in self._optimizers().items()},
+                "rng": self.rng.bit_generator.state}
+
+    def load_extra_state(self, state: dict) -> None:
+        for name, opt in self._optimizers().items():
+            opt.load_state_dict(state[name])
+        self.rng.bit_generator.state = state["rng"]
