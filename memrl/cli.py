@@ -69,6 +69,11 @@ def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
     flags.DEFINE_boolean("tensorboard", False, "Also write TensorBoard scalars to "
                          "<run_dir>/tensorboard (pip install 'memrl[tensorboard]').",
                          flag_values=fv)
+    flags.DEFINE_enum("precision", d.precision, ["fp32", "bf16"], "bf16 autocasts the "
+                      "networks' forward passes in updates (the LSTM recurrence stays fp32).",
+                      flag_values=fv)
+    flags.DEFINE_boolean("compile", d.compile, "torch.compile the networks' whole-sequence "
+                         "forward (slow first updates).", flag_values=fv)
     flags.DEFINE_string("run_dir", None, "Write the run into exactly this folder (default: "
                         "<save_dir>/<env_type>/<L>/<timestamp>+<pid>).", flag_values=fv)
     flags.DEFINE_string("resume", None, "Continue the run in this folder from its newest "
@@ -124,7 +129,7 @@ def check_config_args(argv: list[str]) -> None:
 
 
 # Flags that may accompany --resume: they change where and how fast, not what is learned.
-RESUME_FLAGS = ("device", "threads")
+RESUME_FLAGS = ("device", "threads", "compile")
 
 
 def _parse_flags(argv: list[str]) -> flags.FlagValues:
@@ -153,11 +158,12 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
     if fv.resume is not None:
         run_dir = Path(fv.resume)
         run = RunConfig.load(run_dir)
-        extra = [name for name in fv if fv[name].present and name not in (*RESUME_FLAGS, "resume")]
+        extra = [name for name in fv
+                 if fv[name].present and name not in (*RESUME_FLAGS, "resume")]
         if extra:
             raise UsageError(
                 f"--resume takes every setting from {run_dir / 'config.json'}; drop "
-                f"--{', --'.join(extra)} (only --device and --threads may change)"
+                f"--{', --'.join(extra)} (only --{', --'.join(RESUME_FLAGS)} may change)"
             )
         run = run.replace(**{name: fv[name].value for name in RESUME_FLAGS if fv[name].present})
         run.validate()

@@ -76,6 +76,7 @@ class Trainer:
             self.device, _int(agent_seed),
             **algo_options(run),
         )
+        self.agent.set_execution(run.precision, run.compile)
 
         # Counters (all saved in checkpoints).
         self.episodes = 0

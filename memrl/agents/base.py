@@ -50,6 +50,24 @@ class TrainSpec:
 class Agent(nn.Module, abc.ABC):
     device: torch.device
     metric_names: tuple[str, ...]  # the keys update() returns, in the order they are logged
+    autocast_dtype: torch.dtype | None = None  # set by set_execution(precision="bf16")
+
+    def set_execution(self, precision: str = "fp32", compile: bool = False) -> None:
+        """How updates run, not what they compute: bf16 autocast and torch.compile are flags
+        (--precision, --compile) because they change the numbers a little."""
+        self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16}[precision]
+        if compile:
+            for module in self.compiled_modules():
+                module.compile()  # in place: parameter names, and so checkpoints, stay the same
+
+    def compiled_modules(self) -> list[nn.Module]:
+        """The networks whose whole-sequence forward an update runs (what --compile compiles)."""
+        return []
+
+    def autocast(self):
+        """Mixed precision for the networks' forward passes in an update (off by default)."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                              enabled=self.autocast_dtype is not None)
 
     @abc.abstractmethod
     def initial_state(self, batch_size: int) -> Any: ...

@@ -114,11 +114,14 @@ class DQN(Agent):
         self.q_net.train()
         b = self.to_device(batch)
         inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
-        q_all = self.q_net(*inputs)  # (S+1, B, A)
+        with self.autocast():
+            q_all = self.q_net(*inputs).float()  # (S+1, B, A)
+            with torch.no_grad():
+                q_target_all = self.target_net(*inputs).float()
         q_pred = q_all[:-1].gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)
         with torch.no_grad():
             next_actions = q_all[1:].argmax(-1, keepdim=True)  # double DQN: online argmax
-            q_next = self.target_net(*inputs)[1:].gather(-1, next_actions).squeeze(-1)
+            q_next = q_target_all[1:].gather(-1, next_actions).squeeze(-1)
             target = b["rewards"] + self.discount * (1.0 - b["dones"]) * q_next
         mask = b["mask"]
         num_valid = mask.sum().clamp(min=1.0)
@@ -132,6 +135,9 @@ class DQN(Agent):
             "grad_norm": grad_norm.detach(),
             "q_mean": (q_pred.detach() * mask).sum() / num_valid,
         }
+
+    def compiled_modules(self) -> list[nn.Module]:
+        return [self.q_net, self.target_net]
 
     def extra_state(self) -> dict:
         return {

@@ -60,7 +60,7 @@ class TwinQ(nn.Module):
         self.q2 = mlp(hidden_size, hidden_dims, num_actions)
 
     def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.q1(hidden), self.q2(hidden)
+        return self.q1(hidden).float(), self.q2(hidden).float()  # fp32 under --precision bf16
 
 
 def policy_head(hidden_size: int, hidden_dims: tuple[int, ...], num_actions: int) -> nn.Module:
@@ -161,7 +161,7 @@ class SACD(Agent):
     # -- update ------------------------------------------------------------------------------
 
     def _pi(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        log_pi = F.log_softmax(self.policy(hidden), -1)
+        log_pi = F.log_softmax(self.policy(hidden).float(), -1)
         return log_pi.exp(), log_pi
 
     def _soft_target(self, b: dict[str, torch.Tensor], q_next: tuple[torch.Tensor, ...],
@@ -207,7 +207,8 @@ class SACD(Agent):
         self.train()
         b = self.to_device(batch)
         if self.shared_encoder:
-            out = self.shared_losses(b)
+            with self.autocast():
+                out = self.shared_losses(b)
             self.optimizer.zero_grad(set_to_none=True)
             (0.5 * out["critic_loss"] + out["actor_loss"]).backward()
             # The memory counts with the critic: it is the critic's in the other layout too.
@@ -224,21 +225,27 @@ class SACD(Agent):
 
     def _separate_update(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
-        pi, log_pi = self._pi(self.encoder(*inputs))
-        with torch.no_grad():
-            q_next = [qi[1:] for qi in self.critic_target(self.critic_target.encoder(*inputs))]
-            target = self._soft_target(b, q_next, pi[1:].detach(), log_pi[1:].detach())
-        q = self.critic(self.critic.encoder(*inputs))
-        critic_loss, q_mean = self._critic_loss(b, q, target)
+        with self.autocast():
+            pi, log_pi = self._pi(self.encoder(*inputs))
+            with torch.no_grad():
+                q_next = [qi[1:] for qi in self.critic_target(self.critic_target.encoder(*inputs))]
+                target = self._soft_target(b, q_next, pi[1:].detach(), log_pi[1:].detach())
+            q = self.critic(self.critic.encoder(*inputs))
+            critic_loss, q_mean = self._critic_loss(b, q, target)
         critic_norm = optimizer_step(self.critic_optimizer, critic_loss,
                                      list(self.critic.parameters()), self.max_norm)
-        with torch.no_grad():  # the actor reads the critic after its step
+        with torch.no_grad(), self.autocast():  # the actor reads the critic after its step
             q_min = torch.min(*self.critic(self.critic.encoder(*inputs)))
         actor_loss, entropy = self._actor_loss(b, pi, log_pi, q_min)
         actor_norm = optimizer_step(self.actor_optimizer, actor_loss, self.actor_params(),
                                     self.max_norm)
         return {"critic_loss": critic_loss, "actor_loss": actor_loss, "entropy": entropy,
                 "q_mean": q_mean, "critic_grad_norm": critic_norm, "actor_grad_norm": actor_norm}
+
+    def compiled_modules(self) -> list[nn.Module]:
+        modules = [self.encoder, self.policy, self.critic, self.critic_target]
+        return modules + [q.encoder for q in (self.critic, self.critic_target)
+                          if q.encoder is not None]
 
     # -- checkpoints -------------------------------------------------------------------------
 

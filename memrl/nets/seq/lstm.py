@@ -26,7 +26,10 @@ class LSTM(SequenceModel):
         return cls(input_size, hidden_size=cfg.hidden_size, n_layer=cfg.n_layer)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        outputs, _ = self.lstm(inputs)
+        # Always fp32: oneDNN has no bf16 LSTM on most CPUs, and under --precision bf16 the
+        # recurrence is where rounding would accumulate; the heads around it may still use bf16.
+        with torch.autocast(inputs.device.type, enabled=False):
+            outputs, _ = self.lstm(inputs.float())
         return outputs
 
     def initial_state(self, batch_size: int, device: torch.device | str):
