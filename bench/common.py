@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import tempfile
+import time
 from pathlib import Path
 
 from memrl.cli import parse_train_args
@@ -39,3 +41,25 @@ def make_trainer(task: str, length: int, seq: str, extra: str = "") -> Trainer:
 def quietly(fn, *args, **kwargs):
     with contextlib.redirect_stdout(io.StringIO()):
         return fn(*args, **kwargs)
+
+
+LEARNING_HEADER = (f"{'task':<14} {'L':>5} {'model':>5} {'episodes':>8} {'env_steps':>9} "
+                   f"{'wall_s':>7} {'updates/s':>9} {'ms/update':>9}  "
+                   f"split (collect/sample/update/eval s)  last evaluations")
+
+
+def learning_run(task: str, length: int, seq: str, metric: str, extra: str) -> str:
+    """Train one run to its budget and return a table row (see LEARNING_HEADER)."""
+    trainer = make_trainer(task, length, seq, extra)
+    start = time.perf_counter()
+    run_dir = quietly(trainer.train)
+    wall = time.perf_counter() - start
+    split = trainer.time_split()
+    with open(run_dir / "progress.csv", newline="") as f:
+        values = [float(row[metric]) for row in csv.DictReader(f)]
+    last = " ".join(f"{v:.2f}" for v in values[-5:])
+    return (f"{task:<14} {length:>5} {seq:>5} {trainer.episodes:>8} {trainer.env_steps:>9} "
+            f"{wall:>7.1f} {trainer.updates / split['update']:>9.2f} "
+            f"{1000 * split['update'] / trainer.updates:>9.1f}  "
+            f"{split['collect']:.1f}/{split['sample']:.1f}/{split['update']:.1f}/"
+            f"{split['eval']:.1f}  {metric} {last}")

@@ -12,10 +12,8 @@ so expect chance-level success at this budget:
 from __future__ import annotations
 
 import argparse
-import csv
-import time
 
-from common import make_trainer, quietly
+from common import LEARNING_HEADER, learning_run
 
 
 def main() -> None:
@@ -28,25 +26,11 @@ def main() -> None:
                         help="more train flags")
     args = parser.parse_args()
 
-    print(f"{'L':>4} {'model':>5} {'episodes':>8} {'env_steps':>9} {'wall_s':>7} "
-          f"{'updates/s':>9} {'ms/update':>9}  split (collect/sample/update/eval s)  "
-          f"last success")
+    print(LEARNING_HEADER)
     for seq in args.seq_models:
-        trainer = make_trainer("visual_match", args.length, seq,
-                               f"--train_episodes {args.episodes} --seed {args.seed} "
-                               f"{args.extra}")
-        start = time.perf_counter()
-        run_dir = quietly(trainer.train)
-        wall = time.perf_counter() - start
-        split = trainer.time_split()
-        with open(run_dir / "progress.csv", newline="") as f:
-            success = [float(row["success"]) for row in csv.DictReader(f)]
-        last = " ".join(f"{s:.2f}" for s in success[-5:])
-        print(f"{args.length:>4} {seq:>5} {trainer.episodes:>8} {trainer.env_steps:>9} "
-              f"{wall:>7.1f} {trainer.updates / split['update']:>9.2f} "
-              f"{1000 * split['update'] / trainer.updates:>9.1f}  "
-              f"{split['collect']:.1f}/{split['sample']:.1f}/{split['update']:.1f}/"
-              f"{split['eval']:.1f}  {last}", flush=True)
+        print(learning_run("visual_match", args.length, seq, "success",
+                           f"--train_episodes {args.episodes} --seed {args.seed} {args.extra}"),
+              flush=True)
 
 
 if __name__ == "__main__":

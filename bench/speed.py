@@ -3,7 +3,9 @@
 For each workload: ms per update and updates/s, env steps/s of collection (one exploring
 episode per env copy), the time split (env / act / sample / update) and the peak memory of the
 process (each workload runs in its own process so peaks do not mix); then GPT's acting cost
-per step at t = 10 and t = 1500. Example:
+per step at t = 10 and t = 1500. "ref-str ms" adds, for DQN, the extra no-gradient pass of the
+online network that the reference implementation runs in each update: with --threads 1 it
+estimates the original's cost on this machine. Example:
 
     python bench/speed.py                                   # all workloads (~10 min on 2 cores)
     python bench/speed.py --workloads tmaze_passive:50:lstm --updates 20
@@ -56,7 +58,7 @@ def measure(workload: str, updates: int, extra: str) -> dict:
     seq_len = trainer.run.config_seq.sampled_seq_len
     for _ in range(2):  # warm-up: allocator, lazy init, compile
         agent.update(replay.sample(64, seq_len))
-    sample_time = update_time = 0.0
+    sample_time = update_time = extra_pass_time = 0.0
     for _ in range(updates):
         t0 = time.perf_counter()
         batch = replay.sample(64, seq_len)
@@ -65,12 +67,22 @@ def measure(workload: str, updates: int, extra: str) -> dict:
         float(next(iter(metrics.values())))  # wait for the device
         sample_time += t1 - t0
         update_time += time.perf_counter() - t1
+        if hasattr(agent, "q_net"):
+            # The reference implementation's DQN update also runs the online network once more,
+            # without gradients, for the double-DQN argmax: time that pass to estimate what the
+            # same update would cost with the reference's structure on this machine.
+            b = agent.to_device(batch)
+            t2 = time.perf_counter()
+            with torch.no_grad():
+                agent.q_net(b["obs"], b["prev_actions"], b["prev_rewards"])
+            extra_pass_time += time.perf_counter() - t2
     peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0
     return {
         "workload": workload,
         "device": str(trainer.device),
         "threads": torch.get_num_threads(),
         "ms_per_update": 1000 * update_time / updates,
+        "reference_structure_ms": 1000 * (update_time + extra_pass_time) / updates,
         "updates_per_s": updates / update_time,
         "sample_ms": 1000 * sample_time / updates,
         "collect_steps_per_s": episodes.num_steps / collect_time,
@@ -120,7 +132,8 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    print(f"{'workload':<24} {'device':>6} {'thr':>3} {'ms/update':>9} {'upd/s':>6} "
+    print(f"{'workload':<24} {'device':>6} {'thr':>3} {'ms/update':>9} {'ref-str ms':>10} "
+          f"{'upd/s':>6} "
           f"{'sample ms':>9} {'collect st/s':>12} {'env %':>5} {'act ms/st':>9} "
           f"{'peak MB':>8}")
     for workload in args.workloads + ([] if args.no_act_cost else ["act"]):
@@ -138,7 +151,7 @@ def main() -> None:
             continue
         peak = r["peak_gpu_mb"] or r["peak_rss_mb"]
         print(f"{workload:<24} {r['device']:>6} {r['threads']:>3} {r['ms_per_update']:>9.1f} "
-              f"{r['updates_per_s']:>6.2f} {r['sample_ms']:>9.2f} "
+              f"{r['reference_structure_ms']:>10.1f} {r['updates_per_s']:>6.2f} {r['sample_ms']:>9.2f} "
               f"{r['collect_steps_per_s']:>12.0f} {100 * r['env_share']:>5.1f} "
               f"{r['act_ms_per_step']:>9.3f} {peak:>8.0f}", flush=True)
 
