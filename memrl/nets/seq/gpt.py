@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from ml_collections import ConfigDict
 from torch import nn
 
+from memrl.nets.dropout import Dropout
 from memrl.nets.seq.base import SequenceModel
 
 POSITION_ENCODINGS = ("sine", "none")
@@ -68,7 +69,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.pdrop = n_head, pdrop
         self.c_attn = nn.Linear(n_embd, 3 * n_embd)
         self.c_proj = nn.Linear(n_embd, n_embd)
-        self.resid_drop = nn.Dropout(pdrop)
+        self.resid_drop = Dropout(pdrop)
 
     def forward(
         self,
@@ -105,7 +106,7 @@ class Block(nn.Module):
                 c_fc=nn.Linear(n_embd, 4 * n_embd),
                 gelu=nn.GELU(),
                 c_proj=nn.Linear(4 * n_embd, n_embd),
-                drop=nn.Dropout(pdrop),
+                drop=Dropout(pdrop),
             )
         )
 
@@ -142,7 +143,7 @@ class GPT(SequenceModel):
         self.input_size = self.hidden_size = input_size
         self.max_seq_len, self.n_layer, self.n_head = max_seq_len, n_layer, n_head
         self.position_encoding = position_encoding
-        self.embed_drop = nn.Dropout(pdrop)
+        self.embed_drop = Dropout(pdrop)
         self.blocks = nn.ModuleList(Block(input_size, n_head, pdrop) for _ in range(n_layer))
         self.ln_f = nn.LayerNorm(input_size)
         # GPT-2 init; the residual projections are scaled down so the residual stream's variance
