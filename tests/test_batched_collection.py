@@ -1,5 +1,6 @@
 """--num_envs N: N episodes stepped as arrays, one forward pass per step for all N."""
 
+import itertools
 import math
 
 import numpy as np
@@ -60,4 +61,4 @@ def test_trainer_schedule_with_batched_envs(tmp_path, num_envs):
     episodes_logged = [int(r.split(",")[1]) for r in rows]
     # One evaluation each time the count passes a new multiple of eval_interval (10).
     assert len(episodes_logged) == trainer.episodes // 10
-    assert all(b // 10 > a // 10 for a, b in zip(episodes_logged, episodes_logged[1:]))
+    assert all(b // 10 > a // 10 for a, b in itertools.pairwise(episodes_logged))
