@@ -10,6 +10,7 @@ estimates the original's cost on this machine. Example:
     python bench/speed.py                                   # all workloads (~10 min on 2 cores)
     python bench/speed.py --workloads tmaze_passive:50:lstm --updates 20
     python bench/speed.py --extra "--threads 1"             # any train flags
+    python bench/speed.py --workloads tmaze_passive:50:gpt --profile   # where the time goes
 """
 
 from __future__ import annotations
@@ -32,6 +33,19 @@ DEFAULT_WORKLOADS = [
     "tmaze_passive:1500:lstm", "tmaze_passive:1500:gpt",
     "visual_match:60:lstm", "visual_match:60:gpt",
 ]
+
+
+def profile(workload: str, updates: int, extra: str) -> None:
+    """Print the operators an update spends its time in (torch.profiler, self CPU time)."""
+    task, length, seq = workload.split(":")
+    trainer = make_trainer(task, int(length), seq, extra)
+    quietly(lambda: [trainer._collect(explore=None) for _ in range(4)])
+    seq_len = trainer.run.config_seq.sampled_seq_len
+    trainer.agent.update(trainer.replay.sample(64, seq_len))
+    with torch.profiler.profile() as prof:
+        for _ in range(updates):
+            trainer.agent.update(trainer.replay.sample(64, seq_len))
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def measure(workload: str, updates: int, extra: str) -> dict:
@@ -124,7 +138,15 @@ def main() -> None:
     parser.add_argument("--extra", default="", help="train flags, e.g. '--threads 1'")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: one workload
     parser.add_argument("--no_act_cost", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="print the top operators of each workload's updates instead")
     args = parser.parse_args()
+
+    if args.profile:
+        for workload in args.workloads:
+            print(workload)
+            profile(workload, args.updates, args.extra)
+        return
 
     if args.one:
         result = gpt_act_cost(args.extra) if args.one == "act" else \
