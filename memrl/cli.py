@@ -59,7 +59,7 @@ def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
     flags.DEFINE_integer("num_envs", d.num_envs, "Episodes collected at once (1 keeps the "
                          "paper's update-to-data schedule).", flag_values=fv)
     flags.DEFINE_string("device", d.device, "auto, cpu or cuda.", flag_values=fv)
-    flags.DEFINE_integer("threads", d.threads, "Torch CPU threads (0 = all cores).",
+    flags.DEFINE_integer("threads", d.threads, "Torch CPU threads (0 = the cores not already busy, by load average).",
                          flag_values=fv)
     flags.DEFINE_float("checkpoint_interval", d.checkpoint_interval, "Seconds between "
                        "checkpoints (taken at evaluations; 0 = at every evaluation).",

@@ -39,7 +39,7 @@ class RunConfig:
     save_dir: str = "logs"
     num_envs: int = 1
     device: str = "auto"
-    threads: int = 0  # torch CPU threads; 0 = all cores
+    threads: int = 0  # torch CPU threads; 0 = the cores not already busy
     checkpoint_interval: float = 600.0  # seconds between checkpoints (taken at evaluations)
     keep_checkpoints: int = 2
     tensorboard: bool = False  # also write TensorBoard scalars to <run_dir>/tensorboard
@@ -100,7 +100,7 @@ class RunConfig:
              f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
         need(self.precision in ("fp32", "bf16"),
              f"--precision must be fp32 or bf16, got {self.precision!r}")
-        need(self.threads >= 0, f"--threads must be >= 0 (0 = all cores), got {self.threads}")
+        need(self.threads >= 0, f"--threads must be >= 0 (0 = the idle cores), got {self.threads}")
         need(self.checkpoint_interval >= 0,
              f"--checkpoint_interval must be >= 0 seconds, got {self.checkpoint_interval}")
         need(self.keep_checkpoints >= 1,

@@ -33,6 +33,21 @@ class NonFiniteLossError(FloatingPointError):
     pass
 
 
+def idle_cores() -> int:
+    """Cores not already busy (by the 1-minute load average), at least 1.
+
+    More torch threads than free cores is far worse than too few: OpenMP threads wait on each
+    other, and we measured a 20x slower update with 2 threads while another job held one of
+    2 cores. So --threads 0 means all cores on an idle machine and fewer on a busy one.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:  # no load average on this platform
+        busy = 0
+    return max(1, cores - busy)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -53,7 +68,7 @@ class Trainer:
     def __init__(self, run: RunConfig, run_dir: Path | None = None, resume: bool = False):
         run.validate()
         self.run = run
-        torch.set_num_threads(run.threads or os.cpu_count() or 1)
+        torch.set_num_threads(run.threads or idle_cores())
         torch.manual_seed(run.seed)
         self.device = resolve_device(run.device)
 
@@ -123,7 +138,8 @@ class Trainer:
         return self._elapsed_before + time.perf_counter() - self._start
 
     def train(self) -> Path:
-        print(f"[memrl] run folder: {self.run_dir}", flush=True)
+        print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, "
+              f"{torch.get_num_threads()} torch threads)", flush=True)
         self._bar = progress_bar(self.total_episodes, self.episodes)
         if not self.warmup_done:
             while self.episodes < self.run.start_training:

@@ -14,8 +14,10 @@ def _repo_root_cwd(monkeypatch):
 
 
 def seed_command(env="tmaze_passive", rl="dqn_default", seq="lstm_default", extra=""):
+    """A train command line; one torch thread, so results do not depend on the machine's load
+    (the default picks the idle cores, and thread counts change the last bits of results)."""
     return (f"--config_env configs/envs/{env}.py --config_rl configs/rl/{rl}.py "
-            f"--config_seq configs/seq_models/{seq}.py {extra}").split()
+            f"--config_seq configs/seq_models/{seq}.py --threads 1 {extra}").split()
 
 
 sys.path.insert(0, str(Path(__file__).parent))
