@@ -102,7 +102,8 @@ class Trainer:
         self._elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
 
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
-        self._train_returns: list[float] = []
+        self._train_returns: list[float] = []  # training episodes since the last row
+        self._train_successes: list[bool] = []
         self._timers: dict[str, float] = defaultdict(float)
         self._bar = progress_bar(0, 0, show=False)  # train() replaces it with a live one
 
@@ -167,6 +168,7 @@ class Trainer:
         self.episodes += episodes.num_episodes
         self.env_steps += episodes.num_steps
         self._train_returns.extend(episodes.returns.tolist())
+        self._train_successes.extend(episodes.success.tolist())
         self._timers["collect"] += time.perf_counter() - t0
         self._bar.update(episodes.num_episodes)
         return episodes
@@ -221,14 +223,17 @@ class Trainer:
             "return": float(episodes.returns.mean()),
             "success": float(episodes.success.mean()),
             "length": float(self.T),
-            "train_return": float(np.mean(self._train_returns)) if self._train_returns
-            else math.nan,
+            # The exploring policy's episodes: for SAC-D they can be far better than the greedy
+            # evaluation while its policy is still flat (argmax of a near-uniform policy).
+            "train_return": _mean(self._train_returns),
+            "train_success": _mean(self._train_successes),
             "epsilon": float(getattr(self.agent, "epsilon", math.nan)),
             "wall_time": round(wall, 3),
             "fps": self.env_steps / max(wall, 1e-9),
         }
         row.update({name: metrics.get(name, math.nan) for name in self.agent.metric_names})
         self._train_returns.clear()
+        self._train_successes.clear()
         return row
 
     # ---- checkpoints -------------------------------------------------------------------------
@@ -256,6 +261,7 @@ class Trainer:
                 "wall_time": self.wall_time,
             },
             "train_returns": list(self._train_returns),
+            "train_successes": list(self._train_successes),
             "csv_rows": self.log.rows_written(),
         }
 
@@ -277,6 +283,7 @@ class Trainer:
         self.warmup_done = counters["warmup_done"]
         self._elapsed_before = counters["wall_time"]
         self._train_returns = list(state["train_returns"])
+        self._train_successes = list(state["train_successes"])
 
     def _write_summary(self) -> None:
         """summary.json marks a finished run (sweeps skip it) and holds its headline figures."""
@@ -299,6 +306,10 @@ def algo_options(run: RunConfig) -> dict:
     if run.freeze_critic:
         options["freeze_critic"] = True
     return options
+
+
+def _mean(values: list) -> float:
+    return float(np.mean(values)) if values else math.nan
 
 
 def _int(seed_sequence: np.random.SeedSequence) -> int:
