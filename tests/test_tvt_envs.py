@@ -380,14 +380,19 @@ def test_apple_pickup_removal_and_respawn_timing():
     assert (rewards[25] == 1.0).all()
 
 
-def test_apple_respawns_under_a_player_who_stays():
-    env = KeyToDoor(30, num_envs=1, seed=0, respawn_every=5)
+def one_apple_at_distractor_start(env, row, col):
+    """Play the explore phase, then leave a single apple at (row, col)."""
     env.reset()
     run_phase(env, 15)
-    idx = env.apples.index[at(5, 3)]
+    idx = env.apples.index[at(row, col)]
     env.apples.present[:] = False
     env.apples.present[:, idx] = True
     env.apples.paint(env.board)
+
+
+def test_apple_respawns_under_a_player_who_stays():
+    env = KeyToDoor(30, num_envs=1, seed=0, respawn_every=5)
+    one_apple_at_distractor_start(env, 5, 3)
     got = [env.step(np.array([a]))[1][0] for a in [WEST, WEST] + [SOUTH] * 12]
     # Eaten at frame 2, back at frame 8 (> 2 + 5) under the player, eaten at frame 9, back
     # at 15, eaten at 16 (the list index is frame - 1).
@@ -407,12 +412,7 @@ def test_ten_apples_at_distractor_start():
 
 def test_no_respawn_when_disabled():
     env = VisualMatch(60, num_envs=1, seed=0, respawn_every=None)
-    env.reset()
-    run_phase(env, 15)
-    idx = env.apples.index[at(5, 3)]
-    env.apples.present[:] = False
-    env.apples.present[:, idx] = True
-    env.apples.paint(env.board)
+    one_apple_at_distractor_start(env, 5, 3)
     got = [env.step(np.array([a]))[1][0] for a in [WEST, WEST] + [SOUTH] * 50]
     assert sum(got) == 1.0
 
