@@ -70,3 +70,17 @@ def test_every_task_draws_itself(env_type):
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     env.step(np.zeros(2, dtype=np.int64))
     assert env.render(0).shape == frame.shape
+
+
+def test_progress_bar_shows_episodes_eta_and_latest_scores(tmp_path, monkeypatch, capsys):
+    """On a terminal the bar counts episodes to the total, with ETA, return and success."""
+    import memrl.logger
+    import memrl.trainer
+
+    monkeypatch.setattr(memrl.trainer, "progress_bar", lambda total, initial, show=None:
+                        memrl.logger.progress_bar(total, initial, show=True))
+    args = seed_command(extra="--config_env.env_name 2 --train_episodes 20")
+    assert main(["train", *args, "--run_dir", str(tmp_path / "bar")]) == 0
+    err = capsys.readouterr().err
+    assert "30/30" in err and "ep/s" in err and "<" in err  # count, rate, ETA
+    assert "return=" in err and "success=" in err
