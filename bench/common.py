@@ -7,6 +7,7 @@ import csv
 import io
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from memrl.cli import parse_train_args
@@ -48,18 +49,23 @@ LEARNING_HEADER = (f"{'task':<14} {'L':>5} {'model':>5} {'episodes':>8} {'env_st
                    f"split (collect/sample/update/eval s)  last evaluations")
 
 
-def learning_run(task: str, length: int, seq: str, metric: str, extra: str) -> str:
-    """Train one run to its budget and return a table row (see LEARNING_HEADER)."""
+def learning_run(task: str, length: int, seq: str, metrics: str | tuple[str, ...], extra: str,
+                 probe: Callable[[Trainer], str] | None = None) -> str:
+    """Train one run to its budget and return a table row (see LEARNING_HEADER): the last five
+    values of each of `metrics` from progress.csv, then what `probe(trainer)` reports."""
     trainer = make_trainer(task, length, seq, extra)
     start = time.perf_counter()
     run_dir = quietly(trainer.train)
     wall = time.perf_counter() - start
     split = trainer.time_split()
     with open(run_dir / "progress.csv", newline="") as f:
-        values = [float(row[metric]) for row in csv.DictReader(f)]
-    last = " ".join(f"{v:.2f}" for v in values[-5:])
+        rows = list(csv.DictReader(f))
+    scores = [f"{name} " + " ".join(f"{float(row[name]):.2f}" for row in rows[-5:])
+              for name in ((metrics,) if isinstance(metrics, str) else metrics)]
+    if probe is not None:
+        scores.append(probe(trainer))
     return (f"{task:<14} {length:>5} {seq:>5} {trainer.episodes:>8} {trainer.env_steps:>9} "
             f"{wall:>7.1f} {trainer.updates / split['update']:>9.2f} "
             f"{1000 * split['update'] / trainer.updates:>9.1f}  "
             f"{split['collect']:.1f}/{split['sample']:.1f}/{split['update']:.1f}/"
-            f"{split['eval']:.1f}  {metric} {last}")
+            f"{split['eval']:.1f}  " + "; ".join(scores))

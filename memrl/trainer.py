@@ -24,6 +24,7 @@ from memrl import envs
 from memrl.agents import EnvSpec, TrainSpec, build_agent
 from memrl.checkpoint import load_latest_checkpoint, save_checkpoint
 from memrl.collector import Episodes, rollout
+from memrl.envs import BatchedEnv
 from memrl.logger import ProgressLog, progress_bar
 from memrl.replay import EpisodeReplay
 from memrl.run_config import ConfigError, RunConfig
@@ -72,9 +73,8 @@ class Trainer:
         torch.manual_seed(run.seed)
         self.device = resolve_device(run.device)
 
-        # Independent random streams per concern, all derived from the run seed.
-        env_seed, replay_seed, agent_seed, warmup_seed = np.random.SeedSequence(run.seed).spawn(4)
-        self.env = envs.make(run.config_env, run.num_envs, _int(env_seed))
+        _, replay_seed, agent_seed, warmup_seed = stream_seeds(run.seed)
+        self.env = make_train_env(run)
         self.eval_env = envs.make(run.config_env, run.config_env.eval_episodes, run.seed + 42)
         self.warmup_rng = np.random.default_rng(warmup_seed)
         self.T = self.env.episode_length
@@ -314,3 +314,14 @@ def _mean(values: list) -> float:
 
 def _int(seed_sequence: np.random.SeedSequence) -> int:
     return int(seed_sequence.generate_state(1)[0])
+
+
+def stream_seeds(seed: int) -> list[np.random.SeedSequence]:
+    """Independent random streams per concern, all derived from the run seed: the training
+    env, replay sampling, the agent, the random warm-up."""
+    return np.random.SeedSequence(seed).spawn(4)
+
+
+def make_train_env(run: RunConfig) -> BatchedEnv:
+    """The run's training env as it was built at the start (its seed, hence its layouts)."""
+    return envs.make(run.config_env, run.num_envs, _int(stream_seeds(run.seed)[0]))

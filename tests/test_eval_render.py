@@ -38,6 +38,11 @@ def test_eval_errors(tmp_path, capsys):
     assert "config.json not found" in capsys.readouterr().err
 
 
+def test_training_arrangement_is_for_visual_match_only(trained_run, capsys):
+    assert main(["eval", str(trained_run), "--training_arrangement"]) == 2
+    assert "Visual Match only" in capsys.readouterr().err
+
+
 def test_eval_without_checkpoint(trained_run, tmp_path, capsys):
     bare = tmp_path / "bare"
     bare.mkdir()

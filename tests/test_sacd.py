@@ -13,6 +13,7 @@ from memrl import envs
 from memrl.agents import EnvSpec, TrainSpec, build_agent
 from memrl.agents.sacd import SACD
 from memrl.cli import parse_train_args
+from memrl.collector import rollout
 from memrl.replay import EpisodeReplay
 from memrl.trainer import Trainer
 
@@ -210,27 +211,33 @@ def test_seed_pixel_commands_parse_and_build(command):
     assert agent.encoder.hidden_size == (100 if "gpt" in command else 128)
 
 
-def test_visual_match_training_runs_and_learns_values(tmp_path):
+def test_visual_match_colour_is_remembered_above_chance(tmp_path):
     """LSTM-CNN, shared encoder + freeze_critic, the real trainer, a 1-step distractor phase.
 
-    Above-chance success (> 1/3) on Visual Match takes thousands of episodes in the paper and
-    was not reached in 300-400 episodes here (several minutes of this CPU; see
-    bench/pixel_learning.py), so this test checks what a minute shows: the run completes with
-    finite metrics, the Q values grow from their ~0 start towards the rewards seen, and the
-    policy moves away from uniform.
+    One env instance keeps one colour arrangement (as the original's), so all training episodes
+    share it; on that arrangement a policy without memory of the first room's colour succeeds
+    1/3 of the time. After 400 episodes (~2 minutes on one core; seeds 0-4 reached 0.61-1.00)
+    the greedy policy must succeed on well over half of 300 fresh episodes. Matching colours
+    by appearance on new arrangements takes far longer (README, "Visual Match").
     """
     run = parse_train_args(seed_command(
         "visual_match", "sacd_default", "lstm_cnn",
-        "--config_env.env_name 1 --config_env.eval_interval 20 --config_env.eval_episodes 10 "
-        "--shared_encoder --freeze_critic --train_episodes 60 --batch_size 16 --threads 1 "
+        "--config_env.env_name 1 --config_env.eval_interval 100 --config_env.eval_episodes 10 "
+        "--shared_encoder --freeze_critic --train_episodes 400 --batch_size 16 "
         f"--config_rl.critic_lr 1e-3 --config_rl.actor_lr 1e-3 --seed 0 --save_dir {tmp_path}"))
     run.config_rl.config_actor.hidden_dims = (64, 64)
     run.config_rl.config_critic.hidden_dims = (64, 64)
-    run_dir = Trainer(run).train()
+    trainer = Trainer(run)
+    run_dir = trainer.train()
     with open(run_dir / "progress.csv", newline="") as f:
         rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    assert [row["episodes"] for row in rows] == [20, 40, 60]
+    assert [row["episodes"] for row in rows] == [100, 200, 300, 400]
     assert all(np.isfinite(row[name]) for row in rows for name in SACD.metric_names)
-    assert all(0.0 <= row["success"] <= 1.0 for row in rows)
     assert rows[-1]["q_mean"] > rows[0]["q_mean"] > 0
-    assert rows[-1]["entropy"] < np.log(4) - 0.01
+    assert rows[-1]["entropy"] < np.log(4) - 0.05
+
+    env = envs.make(run.config_env, 300, seed=7)
+    env.set_arrangement(trainer.env.slot_colours[0])
+    with torch.no_grad():
+        success = rollout(env, trainer.agent, explore=False).success.mean()
+    assert success > 0.5, f"greedy success {success:.2f} on the training arrangement"

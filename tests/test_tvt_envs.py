@@ -15,7 +15,17 @@ from ml_collections import ConfigDict
 import memrl.envs  # noqa: F401  (registers the gymnasium ids)
 from memrl.envs import make
 from memrl.envs.tvt import KeyToDoor, VisualMatch
-from memrl.envs.tvt.common import FLAT_MOVES, KEY, PAD, PALETTE, WIDTH, to_bytes
+from memrl.envs.tvt.common import (
+    BLUE,
+    FLAT_MOVES,
+    GREEN,
+    KEY,
+    PAD,
+    PALETTE,
+    RED,
+    WIDTH,
+    to_bytes,
+)
 from memrl.envs.tvt.key_to_door import _INDICATOR, _KEY_CELLS
 
 NORTH, SOUTH, WEST, EAST = range(4)
@@ -275,6 +285,23 @@ def test_colour_shuffle_fixed_across_episodes_and_reseeded():
     assert targets == {0, 1, 2}
     env.reset(seed=0)
     np.testing.assert_array_equal(env.slot_colours, VisualMatch(2, 16, seed=0).slot_colours)
+
+
+def test_set_arrangement_places_the_colours_on_the_reward_board():
+    env = VisualMatch(1, num_envs=6, seed=3)
+    wanted = np.array([BLUE, RED, GREEN], dtype=np.int8)
+    env.set_arrangement(wanted)
+    _to_reward_phase(env)
+    slots = [at(1, c) for c in (2, 5, 8)]
+    np.testing.assert_array_equal(env.board.reshape(6, -1)[:, slots], np.tile(wanted, (6, 1)))
+    for _ in range(2):  # kept across episodes, and the target's colour follows it
+        env.reset()
+        np.testing.assert_array_equal(env.slot_colours, np.tile(wanted, (6, 1)))
+    per_copy = np.array([[RED, GREEN, BLUE], [GREEN, BLUE, RED]] * 3, dtype=np.int8)
+    env.set_arrangement(per_copy)
+    np.testing.assert_array_equal(env.slot_colours, per_copy)
+    with pytest.raises(ValueError, match="three colour codes"):
+        env.set_arrangement([RED, RED, BLUE])
 
 
 # --- Key-to-Door -----------------------------------------------------------------------------

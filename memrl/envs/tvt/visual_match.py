@@ -69,6 +69,19 @@ class VisualMatch(ThreePhaseGame):
         order = np.argsort(self.rng.random((self.num_envs, 3)), axis=1)
         self.slot_colours = COLOUR_CODES[order]  # (N, 3) colour code of b, c, e per env
 
+    def set_arrangement(self, slot_colours: np.ndarray) -> None:
+        """Fix the colour codes of b, c, e: shape (3,) for every copy, or (num_envs, 3).
+
+        Evaluating on a training env's arrangement (`train_env.slot_colours`) separates memory
+        from matching colours by appearance: there a policy that forgot the first room's
+        colour succeeds 1/3 of the time, however the colours are placed.
+        """
+        slot_colours = np.broadcast_to(np.asarray(slot_colours), (self.num_envs, 3))
+        if not (np.sort(slot_colours, axis=1) == np.sort(COLOUR_CODES)).all():
+            raise ValueError(f"each arrangement orders the three colour codes "
+                             f"{COLOUR_CODES.tolist()}, got {slot_colours.tolist()}")
+        self.slot_colours = slot_colours.astype(np.int8)
+
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "slot_colours": self.slot_colours.copy()}
 
