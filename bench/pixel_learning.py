@@ -2,11 +2,13 @@
 
 Prints, per sequence model: episodes, env steps, wall time, updates/s, the time split, the last
 evaluations' success on new colour arrangements (`success`), the training episodes' success
-(`train_success`, one arrangement), and at the end the greedy success over 300 episodes on the
-training arrangement. Chance is 1/3 for all three. The paper's settings are the defaults; the
+(`train_success`: the training env's arrangement, one per copy), and at the end the greedy
+success over 300 episodes on the training arrangement(s). Chance is 1/3 for all three. The paper's settings are the defaults; the
 small settings below learn the training arrangement in a few hundred episodes (one core):
 
     python bench/pixel_learning.py --episodes 400 --small
+    python bench/pixel_learning.py --episodes 1000 --small --seq_models lstm \
+        --extra "--threads 1 --num_envs 8 --config_env.eval_interval 100"  # 8 arrangements
     python bench/pixel_learning.py --length 60 --episodes 2000 --extra "--threads 2"
 """
 
