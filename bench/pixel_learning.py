@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
 from common import LEARNING_HEADER, learning_run
 
-from memrl import envs
 from memrl.collector import rollout
+from memrl.evaluate import eval_env
 from memrl.trainer import Trainer
 
 # Smaller batch and heads, larger learning rates: the tests' setting (tests/test_sacd.py).
@@ -33,8 +32,7 @@ SMALL = ("--batch_size 16 --config_rl.critic_lr 1e-3 --config_rl.actor_lr 1e-3 "
 
 def training_arrangement_success(trainer: Trainer, episodes: int = 300) -> str:
     """Greedy success on the colour arrangement(s) the agent trained on."""
-    env = envs.make(trainer.run.config_env, episodes, seed=trainer.run.seed + 7)
-    env.set_arrangement(trainer.env.slot_colours[np.arange(episodes) % trainer.env.num_envs])
+    env = eval_env(trainer.run, episodes, trainer.run.seed + 7, training_arrangement=True)
     with torch.no_grad():
         success = rollout(env, trainer.agent, explore=False).success.mean()
     return f"greedy on training arrangement {success:.2f}"

@@ -14,6 +14,7 @@ from memrl.agents import EnvSpec, TrainSpec, build_agent
 from memrl.agents.sacd import SACD
 from memrl.cli import parse_train_args
 from memrl.collector import rollout
+from memrl.evaluate import eval_env
 from memrl.replay import EpisodeReplay
 from memrl.trainer import Trainer
 
@@ -238,8 +239,8 @@ def test_visual_match_colour_is_remembered_above_chance(tmp_path):
     assert rows[-1]["q_mean"] > rows[0]["q_mean"] > 0
     assert rows[-1]["entropy"] < np.log(4) - 0.05
 
-    env = envs.make(run.config_env, 300, seed=7)
-    env.set_arrangement(trainer.env.slot_colours[0])
+    env = eval_env(run, 300, seed=7, training_arrangement=True)  # as memrl eval builds it
+    np.testing.assert_array_equal(env.slot_colours[0], trainer.env.slot_colours[0])
     with torch.no_grad():
         success = rollout(env, trainer.agent, explore=False).success.mean()
     assert success > 0.5, f"greedy success {success:.2f} on the training arrangement"
