@@ -39,7 +39,7 @@ def profile(workload: str, updates: int, extra: str) -> None:
     """Print the operators an update spends its time in (torch.profiler, self CPU time)."""
     task, length, seq = workload.split(":")
     trainer = make_trainer(task, int(length), seq, extra)
-    quietly(lambda: [trainer._collect(explore=None) for _ in range(4)])
+    quietly(lambda: [trainer.collect(explore=None) for _ in range(4)])
     seq_len = trainer.run.config_seq.sampled_seq_len
     trainer.agent.update(trainer.replay.sample(64, seq_len))
     with torch.profiler.profile() as prof:
@@ -52,22 +52,12 @@ def measure(workload: str, updates: int, extra: str) -> dict:
     task, length, seq = workload.split(":")
     trainer = make_trainer(task, int(length), seq, extra)
     agent, replay = trainer.agent, trainer.replay
-    quietly(lambda: [trainer._collect(explore=None) for _ in range(4)])
+    quietly(lambda: [trainer.collect(explore=None) for _ in range(4)])
 
-    env_time = 0.0
-    env_step = trainer.env.step
-
-    def timed_step(actions):
-        nonlocal env_time
-        t0 = time.perf_counter()
-        out = env_step(actions)
-        env_time += time.perf_counter() - t0
-        return out
-
-    trainer.env.step = timed_step
     t0 = time.perf_counter()
     episodes = rollout(trainer.env, agent, explore=True)
     collect_time = time.perf_counter() - t0
+    env_time = episodes.env_seconds
 
     seq_len = trainer.run.config_seq.sampled_seq_len
     for _ in range(2):  # warm-up: allocator, lazy init, compile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ class Episodes:
     rewards: np.ndarray
     dones: np.ndarray
     success: np.ndarray
+    env_seconds: float = 0.0  # wall time spent in env.step
+    act_seconds: float = 0.0  # wall time spent choosing actions
 
     @property
     def num_episodes(self) -> int:
@@ -56,12 +59,18 @@ def rollout(
     prev_reward = np.zeros(n, dtype=np.float32)
     state = agent.initial_state(n) if agent is not None else None
     success = np.zeros(n, dtype=bool)
+    env_seconds = act_seconds = 0.0
     for t in range(horizon):
+        t0 = time.perf_counter()
         if agent is None:
             action = rng.integers(0, env.num_actions, size=n)
         else:
             action, state = agent.act(obs_buf[t], prev_action, prev_reward, state, explore)
+        t1 = time.perf_counter()
         obs, reward, done, info = env.step(action)
+        t2 = time.perf_counter()
+        act_seconds += t1 - t0
+        env_seconds += t2 - t1
         obs_buf[t + 1], actions[t], rewards[t], dones[t] = obs, action, reward, done
         prev_action, prev_reward = actions[t], rewards[t]
         if done.any():
@@ -75,4 +84,5 @@ def rollout(
         raise RuntimeError(
             f"{type(env).__name__} did not end its episodes at episode_length={horizon}"
         )
-    return Episodes(obs_buf, actions, rewards, dones, np.asarray(success, dtype=bool))
+    return Episodes(obs_buf, actions, rewards, dones, np.asarray(success, dtype=bool),
+                    env_seconds, act_seconds)

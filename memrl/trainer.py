@@ -144,14 +144,14 @@ class Trainer:
         self._bar = progress_bar(self.total_episodes, self.episodes)
         if not self.warmup_done:
             while self.episodes < self.run.start_training:
-                self._collect(explore=None)
-            self._update(int(self.run.updates_per_step * self.env_steps))
+                self.collect(explore=None)
+            self.update(int(self.run.updates_per_step * self.env_steps))
             self.warmup_done = True
             self._maybe_evaluate()
 
         while self.episodes < self.total_episodes:
-            episodes = self._collect(explore=True)
-            self._update(math.ceil(self.run.updates_per_step * episodes.num_steps))
+            episodes = self.collect(explore=True)
+            self.update(math.ceil(self.run.updates_per_step * episodes.num_steps))
             self._maybe_evaluate()
         self._bar.close()
         self.checkpoint()
@@ -159,8 +159,8 @@ class Trainer:
         print(f"[memrl] done: {self.run_dir / 'progress.csv'}", flush=True)
         return self.run_dir
 
-    def _collect(self, explore: bool | None) -> Episodes:
-        """explore=None: uniformly random warm-up actions."""
+    def collect(self, explore: bool | None) -> Episodes:
+        """Play num_envs episodes into replay; explore=None: uniformly random warm-up actions."""
         t0 = time.perf_counter()
         agent = None if explore is None else self.agent
         episodes = rollout(self.env, agent, explore=bool(explore), rng=self.warmup_rng)
@@ -173,7 +173,8 @@ class Trainer:
         self._bar.update(episodes.num_episodes)
         return episodes
 
-    def _update(self, num_updates: int) -> None:
+    def update(self, num_updates: int) -> None:
+        """`num_updates` gradient updates, each on a fresh batch from replay."""
         seq_len = self.run.config_seq.sampled_seq_len
         for _ in range(num_updates):
             t0 = time.perf_counter()

@@ -3,8 +3,23 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu",
+                     help="torch device for the device-independent tests (cpu or cuda)")
+
+
+@pytest.fixture
+def device(request) -> torch.device:
+    """Where tests that take this fixture build their networks: cpu unless pytest --device."""
+    name = request.config.getoption("--device")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        pytest.exit(f"pytest --device {name}: torch sees no CUDA device", returncode=2)
+    return torch.device(name)
 
 
 @pytest.fixture(autouse=True)
