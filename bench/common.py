@@ -11,25 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from memrl.cli import parse_train_args
+from memrl.envs import task_of
 from memrl.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-TASK_CONFIGS = {
-    "tmaze_passive": ("tmaze_passive", "dqn_default", "{seq}_default", ""),
-    "tmaze_active": ("tmaze_active", "dqn_default", "{seq}_default", ""),
-    "visual_match": ("visual_match", "sacd_default", "{seq}_cnn",
-                     "--shared_encoder --freeze_critic"),
-    "key_to_door": ("keytodoor", "sacd_default", "{seq}_cnn", "--shared_encoder --freeze_critic"),
-}
 
 
-def train_args(task: str, length: int, seq: str, extra: str = "") -> list[str]:
-    env, rl, seq_cfg, flags = TASK_CONFIGS[task]
-    return (
-        f"--config_env {ROOT}/configs/envs/{env}.py --config_env.env_name {length} "
-        f"--config_rl {ROOT}/configs/rl/{rl}.py "
-        f"--config_seq {ROOT}/configs/seq_models/{seq_cfg.format(seq=seq)}.py {flags} {extra}"
-    ).split()
+def train_args(task: str, length: int | str, seq: str, extra: str = "") -> list[str]:
+    """The paper's command line for a task (its record's configs, flags and per-model
+    settings) at one variant, with config paths made absolute, plus `extra` flags."""
+    record = task_of(task)
+    argv = [str(ROOT / arg) if arg.startswith("configs/") else arg for arg in record.argv(seq)]
+    return [*argv, f"--config_env.{record.variant_key}", str(length), *extra.split()]
 
 
 def make_trainer(task: str, length: int, seq: str, extra: str = "") -> Trainer:

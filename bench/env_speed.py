@@ -27,7 +27,7 @@ TASKS = {
 def steps_per_second(env, rng: np.random.Generator) -> float:
     steps, elapsed = 0, 0.0
     while elapsed < SECONDS:
-        actions = rng.integers(env.num_actions, size=(env.episode_length, env.num_envs))
+        actions = rng.integers(env.action_space.n, size=(env.max_episode_steps, env.num_envs))
         start = time.perf_counter()
         env.reset()
         for a in actions:

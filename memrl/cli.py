@@ -23,7 +23,7 @@ from pathlib import Path
 from absl import flags
 from ml_collections import ConfigDict, config_flags
 
-from memrl.run_config import ConfigError, RunConfig
+from memrl.run_config import SWITCHES, ConfigError, RunConfig, set_switches
 
 CONFIG_FLAGS = ("config_env", "config_rl", "config_seq")
 EXAMPLE_CONFIG = {
@@ -44,16 +44,25 @@ def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
                                         sys_argv=argv)
     d = RunConfig  # defaults live on RunConfig, in one place
     flags.DEFINE_integer("seed", 42, "Run seed; negative = drawn from the pid.", flag_values=fv)
-    flags.DEFINE_integer("batch_size", 64, "Sequences per gradient update.", flag_values=fv)
-    flags.DEFINE_integer("train_episodes", 1000, "Training episodes after the warm-up "
-                         "(paper budgets: memrl/budget.py).", flag_values=fv)
-    flags.DEFINE_float("updates_per_step", 0.25, "Gradient updates per env step.",
-                       flag_values=fv)
-    flags.DEFINE_integer("start_training", 10, "Random warm-up episodes.", flag_values=fv)
-    flags.DEFINE_boolean("shared_encoder", False, "SAC-D: one sequence model for actor and "
-                         "critic.", flag_values=fv)
-    flags.DEFINE_boolean("freeze_critic", False, "SAC-D with --shared_encoder: the actor loss "
-                         "trains only the policy head.", flag_values=fv)
+    flags.DEFINE_integer("batch_size", None, "Sequences per gradient update (default 64; 256 "
+                         "for the continuous-control tasks, as the paper's code for them).",
+                         flag_values=fv)
+    flags.DEFINE_integer("train_episodes", 1000, "Training episodes after the warm-up; for "
+                         "env-step tasks, units of max_episode_steps env steps (the paper's "
+                         "budgets are in each task's record, memrl/envs/).", flag_values=fv)
+    flags.DEFINE_float("updates_per_step", None, "Gradient updates per env step (default "
+                       "0.25; 1.0 for the continuous-control tasks).", flag_values=fv)
+    flags.DEFINE_integer("start_training", None, "Random warm-up episodes (default 10; for "
+                         "env-step tasks, units of max_episode_steps env steps).",
+                         flag_values=fv)
+    flags.DEFINE_boolean("shared_encoder", False, "SAC-D, TD3, SAC: one sequence model for "
+                         "actor and critic (sets config_rl.shared_encoder).", flag_values=fv)
+    flags.DEFINE_boolean("freeze_critic", False, "With --shared_encoder: the actor loss "
+                         "trains neither the critic nor the shared memory (sets "
+                         "config_rl.freeze_critic).", flag_values=fv)
+    flags.DEFINE_boolean("freeze_all", False, "TD3, SAC with --shared_encoder: the actor loss "
+                         "trains only the actor head (sets config_rl.freeze_all).",
+                         flag_values=fv)
     flags.DEFINE_boolean("debug", False, "Log to debug/ and echo every row.", flag_values=fv)
     flags.DEFINE_string("save_dir", d.save_dir, "Root folder of run logs.", flag_values=fv)
     flags.DEFINE_integer("num_envs", d.num_envs, "Episodes collected at once (1 keeps the "
@@ -168,6 +177,9 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
         run = run.replace(**{name: fv[name].value for name in RESUME_FLAGS if fv[name].present})
         run.validate()
         return TrainCommand(run, run_dir, resume=True)
+    # The algorithm switches become leaves of the rl config: it alone then says how the
+    # agent is built (and an algorithm that does not take a switch refuses it in validate).
+    set_switches(fv.config_rl, **{name: fv[name].value for name in SWITCHES})
     run = RunConfig(
         config_env=fv.config_env, config_rl=fv.config_rl, config_seq=fv.config_seq,
         **{name: fv[name].value for name in RunConfig.FLAG_NAMES},

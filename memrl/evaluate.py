@@ -16,7 +16,7 @@ from memrl.collector import rollout
 from memrl.envs import BatchedEnv
 from memrl.render import episode_frames, save_gif
 from memrl.run_config import ConfigError, RunConfig
-from memrl.trainer import algo_options, make_train_env, resolve_device
+from memrl.trainer import make_train_env, resolve_device
 
 
 def load_trained_agent(run_dir: Path, device: str = "auto"):
@@ -29,7 +29,7 @@ def load_trained_agent(run_dir: Path, device: str = "auto"):
     probe = envs.make(run.config_env, 1, 0)
     agent = build_agent(run.config_rl, run.config_seq, EnvSpec.of(probe),
                         TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
-                        resolve_device(device), seed=run.seed, **algo_options(run))
+                        resolve_device(device), seed=run.seed)
     agent.load_state_dict(state["agent"])
     return run, agent, state["counters"]["episodes"]
 

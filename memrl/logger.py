@@ -95,7 +95,8 @@ def make_tensorboard_writer(log_dir: Path):
     return SummaryWriter(log_dir=str(log_dir))
 
 
-def progress_bar(total: int, initial: int, show: bool | None = None) -> tqdm:
-    """Episodes done / total with ETA; show=None: only on a terminal (tqdm's disable=None)."""
-    return tqdm(total=total, initial=initial, unit="ep", disable=None if show is None else not show,
-                dynamic_ncols=True, leave=False, desc="train")
+def progress_bar(total: int, initial: int, show: bool | None = None, unit: str = "ep") -> tqdm:
+    """Episodes (or env steps) done / total with ETA; show=None: only on a terminal (tqdm's
+    disable=None)."""
+    return tqdm(total=total, initial=initial, unit=unit, disable=None if show is None else not show,
+                dynamic_ncols=True, leave=False, desc="train", unit_scale=unit == "step")

@@ -9,7 +9,7 @@ from PIL import Image
 
 from memrl.agents.base import Agent
 from memrl.envs.base import BatchedEnv
-from memrl.replay import NO_ACTION
+from memrl.replay import no_action
 
 
 def episode_frames(env: BatchedEnv, agent: Agent) -> tuple[list[np.ndarray], float]:
@@ -17,16 +17,19 @@ def episode_frames(env: BatchedEnv, agent: Agent) -> tuple[list[np.ndarray], flo
     obs = env.reset()
     n = env.num_envs
     frames = [env.render(0)]
-    prev_action = np.full(n, NO_ACTION, dtype=np.int64)
+    prev_action = np.broadcast_to(no_action(env.action_space),
+                                  (n, *env.action_space.shape)).copy()
     prev_reward = np.zeros(n, dtype=np.float32)
     state = agent.initial_state(n)
     total = 0.0
-    for _ in range(env.episode_length):
+    for _ in range(env.max_episode_steps):
         action, state = agent.act(obs, prev_action, prev_reward, state, explore=False)
-        obs, reward, _, _ = env.step(action)
+        obs, reward, terminated, truncated, _ = env.step(action)
         frames.append(env.render(0))
         prev_action, prev_reward = action, reward
         total += float(reward[0])
+        if terminated[0] or truncated[0]:
+            break
     return frames, total
 
 

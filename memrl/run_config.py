@@ -23,18 +23,35 @@ class ConfigError(ValueError):
     """A run description that cannot work; the message says what to change."""
 
 
+# Command-line switches that change an algorithm's layout (the seed's --shared_encoder and
+# --freeze_critic; the continuous-control code's --freeze_all). The command line sets them as
+# leaves of config_rl, so a run's rl config alone says how its agent is built; each algorithm
+# names the ones it accepts (Agent.switches).
+SWITCHES = ("shared_encoder", "freeze_critic", "freeze_all")
+
+
+def set_switches(rl_cfg: ConfigDict, **switches: bool) -> None:
+    """Turn on the switches given as True (a False flag leaves the config's own value)."""
+    for name, on in switches.items():
+        if name not in SWITCHES:
+            raise KeyError(name)
+        if on:
+            with rl_cfg.unlocked():
+                rl_cfg[name] = True
+
+
 @dataclass
 class RunConfig:
     config_env: ConfigDict
     config_rl: ConfigDict
     config_seq: ConfigDict
     seed: int = 42
-    batch_size: int = 64
+    # None: the task's default (the paper's code for it: 64 / 0.25 / 10 for the memory tasks,
+    # 256 / 1.0 / 10 for continuous control), filled in by __post_init__.
+    batch_size: int | None = None
     train_episodes: int = 1000
-    updates_per_step: float = 0.25
-    start_training: int = 10
-    shared_encoder: bool = False
-    freeze_critic: bool = False
+    updates_per_step: float | None = None
+    start_training: int | None = None
     debug: bool = False
     save_dir: str = "logs"
     num_envs: int = 1
@@ -49,39 +66,52 @@ class RunConfig:
 
     FLAG_NAMES = (
         "seed", "batch_size", "train_episodes", "updates_per_step", "start_training",
-        "shared_encoder", "freeze_critic", "debug", "save_dir", "num_envs", "device", "threads",
+        "debug", "save_dir", "num_envs", "device", "threads",
         "checkpoint_interval", "keep_checkpoints", "tensorboard", "precision", "compile",
     )
+    TASK_DEFAULT_FLAGS = ("batch_size", "updates_per_step", "start_training")
 
     def __post_init__(self) -> None:
         if self.seed < 0:  # the seed's convention: a negative seed is drawn from the pid
             self.seed = os.getpid() % 100_000
+        from memrl.envs import TASKS
+
+        task = TASKS.get(self.config_env.get("env_type"))
+        for name in self.TASK_DEFAULT_FLAGS:
+            if getattr(self, name) is None and task is not None:
+                setattr(self, name, task.default(name))
 
     @property
     def env_type(self) -> str:
         return self.config_env.env_type
 
     @property
-    def length(self) -> int:
-        return self.config_env.env_name
+    def task(self):
+        from memrl.envs import task_of
+
+        return task_of(self.env_type)
+
+    @property
+    def variant(self) -> int | str:
+        """The task's variant (config_env.env_name: the length L, or the robot)."""
+        return self.config_env[self.task.variant_key]
 
     def validate(self) -> None:
-        from memrl.agents import ALGOS
-        from memrl.envs import ENV_TYPES
+        from memrl.agents import AlgorithmError, check_algorithm
+        from memrl.envs import TASKS
         from memrl.nets.seq import SEQ_MODELS
 
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ConfigError(message)
 
-        need(self.env_type in ENV_TYPES,
-             f"unknown config_env.env_type {self.env_type!r}; choose one of {sorted(ENV_TYPES)}")
-        L = self.length
-        need(isinstance(L, int) and not isinstance(L, bool) and L >= 1,
-             f"config_env.env_name is the task length L and must be a positive integer, got "
-             f"{L!r}; e.g. --config_env.env_name 50")
-        need(self.config_rl.algo in ALGOS,
-             f"unknown config_rl.algo {self.config_rl.algo!r}; choose one of {sorted(ALGOS)}")
+        need(self.env_type in TASKS,
+             f"unknown config_env.env_type {self.env_type!r}; choose one of {', '.join(TASKS)}")
+        try:
+            self.task.variant(self.config_env)
+            check_algorithm(self.config_rl)
+        except (ValueError, AlgorithmError) as err:
+            raise ConfigError(str(err)) from None
         seq_name = self.config_seq.model.seq_model_config.name
         need(seq_name in SEQ_MODELS,
              f"unknown sequence model {seq_name!r} (config_seq.model.seq_model_config.name); "
@@ -125,9 +155,12 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         flags = dict(data["flags"])
         known = {k: flags.pop(k) for k in cls.FLAG_NAMES if k in flags}
+        config_rl = ConfigDict(data["config_rl"])
+        # Runs written before the switches moved into config_rl kept them as flags.
+        set_switches(config_rl, **{k: bool(flags.pop(k)) for k in SWITCHES if k in flags})
         return cls(
             config_env=ConfigDict(data["config_env"]),
-            config_rl=ConfigDict(data["config_rl"]),
+            config_rl=config_rl,
             config_seq=ConfigDict(data["config_seq"]),
             extra=flags,
             **known,
@@ -148,12 +181,12 @@ class RunConfig:
         return cls.from_dict(json.loads(path.read_text()))
 
     def new_run_dir(self) -> Path:
-        """logs/<env_type>/<L>/<timestamp>+<pid> (with the SLURM job id when there is one)."""
+        """logs/<env_type>/<variant>/<timestamp>+<pid> (with the SLURM job id when there is one)."""
         root = "debug" if self.debug else self.save_dir
         stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
         job = os.environ.get("SLURM_JOB_ID")
         name = f"{stamp}+{job}-{os.getpid()}" if job else f"{stamp}+{os.getpid()}"
-        run_dir = Path(root) / self.env_type / str(self.length) / name
+        run_dir = Path(root) / self.env_type / str(self.variant) / name
         suffix = 1
         while run_dir.exists():  # two runs started in the same second by one process
             run_dir = run_dir.with_name(f"{name}.{suffix}")

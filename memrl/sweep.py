@@ -5,11 +5,12 @@ command, on this machine's cores or on a Ray cluster.
     memrl sweep --tasks tmaze_passive --scale 0.05 --out sweeps/quick --launcher ray
     memrl sweep ... -- --num_envs 4            (flags after `--` go to every new run)
 
-Every run has a fixed folder, `<out>/<env_type>/<L>/<seq>-seed<S>/`, so a sweep can simply be
+Every run has a fixed folder, `<out>/<env_type>/<L>/<seq>-seed<S>/` (L: the task's variant,
+its length or its robot), so a sweep can simply be
 started again after a crash, a pre-emption or a Ctrl-C: a run whose folder holds summary.json
 is finished and skipped, one holding config.json is continued (`memrl train --resume`), any
 other starts afresh (`memrl train ... --run_dir`). Budgets and per-task settings come from
-memrl/budget.py.
+each task's record (memrl/envs/).
 
 Each run is its own `python -m memrl.cli train` process, not a function call in a pool worker:
 a fresh interpreter sets its torch threads before any work, keeps no absl or torch state from
@@ -36,7 +37,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from memrl import budget
+from memrl.envs import TASKS, task_of
+from memrl.envs.task import Variant
 
 LOG_FILE = "stdout.log"
 SUMMARY_FILE = "summary.json"  # written by the trainer when a run finishes
@@ -50,7 +52,7 @@ class SweepError(Exception):
 @dataclass(frozen=True)
 class RunSpec:
     env_type: str
-    length: int
+    length: Variant
     seq_model: str
     seed: int
     run_dir: Path  # absolute, so a Ray worker with another working folder finds it
@@ -60,7 +62,8 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.env_type} L={self.length} {self.seq_model} seed {self.seed}"
+        variant = TASKS[self.env_type].variant_name
+        return f"{self.env_type} {variant}={self.length} {self.seq_model} seed {self.seed}"
 
     def action(self) -> str:
         """What starting this run now means: 'skip' (finished), 'resume' or 'fresh'."""
@@ -188,19 +191,20 @@ def build_runs(args: argparse.Namespace, extra: list[str]) -> list[RunSpec]:
     seeds = args.seeds if args.seeds is not None else list(range(args.num_seeds))
     runs = []
     for env_type in args.tasks:
-        setup = budget.task(env_type)
-        for length in args.lengths or budget.lengths(env_type):
+        task = task_of(env_type)
+        for length in args.lengths or task.variants():
             if args.train_episodes is not None:
                 episodes = args.train_episodes
             else:
                 try:
-                    episodes = budget.train_episodes(env_type, length, args.scale)
+                    episodes = task.train_episodes(length, args.scale)
                 except ValueError as err:
                     raise SweepError(f"{err} (or give every run --train_episodes N)") from None
             for seq_model in args.seq_models:
                 for seed in seeds:
                     run_dir = out / env_type / str(length) / f"{seq_model}-seed{seed}"
-                    argv = [*setup.argv(seq_model), "--config_env.env_name", str(length),
+                    argv = [*task.argv(seq_model), f"--config_env.{task.variant_key}",
+                            str(length),
                             "--seed", str(seed), "--train_episodes", str(episodes),
                             "--threads", str(args.threads_per_run), "--run_dir", str(run_dir),
                             *extra]
@@ -212,13 +216,24 @@ def build_runs(args: argparse.Namespace, extra: list[str]) -> list[RunSpec]:
 def _missing_configs(runs: Iterable[RunSpec]) -> list[str]:
     files = set()
     for env_type, seq_model in {(r.env_type, r.seq_model) for r in runs}:
-        setup = budget.TASKS[env_type]
-        files |= {setup.env_config, setup.rl_config, setup.seq_configs[seq_model]}
+        task = TASKS[env_type]
+        files |= {task.env_config, task.rl_config, task.seq_config_path(seq_model)}
     return sorted(f for f in files if not Path(f).is_file())
 
 
 def _usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _variant(text: str) -> Variant:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def seq_model_names() -> list[str]:
+    """Every registered sequence model, in the registry's order."""
+    from memrl.nets.seq import SEQ_MODELS
+
+    return list(SEQ_MODELS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -228,12 +243,14 @@ def _parser() -> argparse.ArgumentParser:
                     "unfinished ones. Train flags after `--` go to every new run.",
         epilog="example: memrl sweep --tasks tmaze_passive --lengths 50 100 --num_seeds 3 "
                "--scale 0.1 --out sweeps/quick -- --num_envs 4")
-    p.add_argument("--tasks", nargs="+", required=True, choices=list(budget.TASKS),
-                   metavar="ENV_TYPE", help=f"one or more of: {', '.join(budget.TASKS)}")
-    p.add_argument("--lengths", nargs="+", type=int, metavar="L",
-                   help="task lengths (default: each task's lengths in memrl/budget.py)")
-    p.add_argument("--seq_models", nargs="+", default=["lstm", "gpt"],
-                   choices=list(budget.VECTOR_SEQ))
+    p.add_argument("--tasks", nargs="+", required=True, choices=list(TASKS),
+                   metavar="ENV_TYPE", help=f"one or more of: {', '.join(TASKS)}")
+    p.add_argument("--lengths", "--variants", nargs="+", type=_variant, metavar="L",
+                   help="task lengths, or robots for the PyBullet tasks (default: the "
+                        "variants the paper runs)")
+    p.add_argument("--seq_models", nargs="+", default=["lstm", "gpt"], choices=seq_model_names(),
+                   metavar="SEQ", help=f"one or more of: {', '.join(seq_model_names())} "
+                                       "(default: lstm gpt)")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", nargs="+", type=int, metavar="S")
     seeds.add_argument("--num_seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")

@@ -1,11 +1,24 @@
-"""The training schedule (REFERENCE section 5), the only place that knows it.
+"""The training schedule, the only place that knows it. Two loops, as the paper's two codes:
 
+Budget in episodes (the main code, Sections 5.1-5.2; the task record's schedule "episodes"):
     warm-up: start_training random episodes, then int(updates_per_step x their steps) updates
     repeat:  collect num_envs episodes with the exploring policy,
              then ceil(updates_per_step x their steps) updates of batch_size windows,
              evaluate whenever the episode count reaches a new multiple of eval_interval
-             (and checkpoint there, at most every checkpoint_interval seconds)
-    stop:    after start_training + train_episodes episodes; write summary.json
+    stop:    after start_training + train_episodes episodes
+
+Budget in env steps (the continuous-control code, Section 5.3; schedule "env_steps"), with
+T = max_episode_steps:
+    repeat until train_episodes x T env steps:
+             collect num_envs episodes, uniformly random while fewer than start_training x T
+             env steps were taken, then with the exploring policy;
+             once start_training x T steps are reached, ceil(updates_per_step x their steps)
+             updates after each collection (no separate warm-up updates);
+             evaluate whenever the env-step count reaches a new multiple of eval_interval x T
+
+Both checkpoint at evaluations (at most every checkpoint_interval seconds) and at the end, and
+write summary.json when done. Whoever watches a run (benchmarks, callbacks) registers with
+`add_callback` and is called with each logged row.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ import math
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +38,7 @@ from memrl import envs
 from memrl.agents import EnvSpec, TrainSpec, build_agent
 from memrl.checkpoint import load_latest_checkpoint, save_checkpoint
 from memrl.collector import Episodes, rollout
-from memrl.envs import BatchedEnv
+from memrl.envs import ENV_STEPS, BatchedEnv
 from memrl.logger import ProgressLog, progress_bar
 from memrl.replay import EpisodeReplay
 from memrl.run_config import ConfigError, RunConfig
@@ -74,13 +88,14 @@ class Trainer:
         self.device = resolve_device(run.device)
 
         _, replay_seed, agent_seed, warmup_seed = stream_seeds(run.seed)
+        self.task = run.task
         self.env = make_train_env(run)
         self.eval_env = envs.make(run.config_env, run.config_env.eval_episodes, run.seed + 42)
         self.warmup_rng = np.random.default_rng(warmup_seed)
-        self.T = self.env.episode_length
+        self.T = self.env.max_episode_steps
         rl = run.config_rl
         self.replay = EpisodeReplay(
-            self.T, self.env.obs_shape, self.env.obs_dtype,
+            self.T, self.env.observation_space, self.env.action_space,
             max_transitions=int(rl.replay_buffer_size),
             min_episodes=int(rl.replay_buffer_num_episodes),
             seed=_int(replay_seed),
@@ -89,17 +104,18 @@ class Trainer:
             rl, run.config_seq, EnvSpec.of(self.env),
             TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
             self.device, _int(agent_seed),
-            **algo_options(run),
         )
         self.agent.set_execution(run.precision, run.compile)
+        self.by_env_steps = self.task.schedule == ENV_STEPS
 
         # Counters (all saved in checkpoints).
         self.episodes = 0
         self.env_steps = 0
         self.updates = 0
-        self.last_eval_episode = 0
+        self.last_eval_clock = 0  # episodes (or env steps) at the last evaluation
         self.warmup_done = False
         self._elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
+        self.callbacks: list[Callable[[Trainer, dict], None]] = []
 
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
         self._train_returns: list[float] = []  # training episodes since the last row
@@ -121,7 +137,7 @@ class Trainer:
                 raise ConfigError(f"{self.run_dir} already holds a run; continue it with "
                                   f"--resume {self.run_dir} or choose another --run_dir")
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            run.save(self.run_dir, episode_length=self.T, device=str(self.device),
+            run.save(self.run_dir, max_episode_steps=self.T, device=str(self.device),
                      torch_version=torch.__version__)
         self.log = ProgressLog(
             self.run_dir / "progress.csv", echo_rows=run.debug,
@@ -135,42 +151,67 @@ class Trainer:
         return self.run.start_training + self.run.train_episodes
 
     @property
+    def total_env_steps(self) -> int:
+        """The budget of an env-step schedule: train_episodes x max_episode_steps."""
+        return self.run.train_episodes * self.T
+
+    @property
     def wall_time(self) -> float:
         return self._elapsed_before + time.perf_counter() - self._start
+
+    def add_callback(self, callback: Callable[[Trainer, dict], None]) -> None:
+        """Call `callback(trainer, row)` after each row is logged."""
+        self.callbacks.append(callback)
 
     def train(self) -> Path:
         print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, "
               f"{torch.get_num_threads()} torch threads)", flush=True)
-        self._bar = progress_bar(self.total_episodes, self.episodes)
-        if not self.warmup_done:
-            while self.episodes < self.run.start_training:
-                self.collect(explore=None)
-            self.update(int(self.run.updates_per_step * self.env_steps))
-            self.warmup_done = True
-            self._maybe_evaluate()
-
-        while self.episodes < self.total_episodes:
-            episodes = self.collect(explore=True)
-            self.update(math.ceil(self.run.updates_per_step * episodes.num_steps))
-            self._maybe_evaluate()
+        if self.by_env_steps:
+            self._bar = progress_bar(self.total_env_steps, self.env_steps, unit="step")
+            self._train_by_env_steps()
+        else:
+            self._bar = progress_bar(self.total_episodes, self.episodes)
+            self._train_by_episodes()
         self._bar.close()
         self.checkpoint()
         self._write_summary()
         print(f"[memrl] done: {self.run_dir / 'progress.csv'}", flush=True)
         return self.run_dir
 
+    def _train_by_episodes(self) -> None:
+        if not self.warmup_done:
+            while self.episodes < self.run.start_training:
+                self.collect(explore=None)
+            self.update(int(self.run.updates_per_step * self.env_steps))
+            self.warmup_done = True
+            self._maybe_evaluate()
+        while self.episodes < self.total_episodes:
+            episodes = self.collect(explore=True)
+            self.update(math.ceil(self.run.updates_per_step * episodes.num_steps))
+            self._maybe_evaluate()
+
+    def _train_by_env_steps(self) -> None:
+        warmup_steps = self.run.start_training * self.T
+        while self.env_steps < self.total_env_steps:
+            self.warmup_done = self.warmup_done or self.env_steps >= warmup_steps
+            episodes = self.collect(explore=True if self.warmup_done else None)
+            if self.env_steps >= warmup_steps:
+                self.update(math.ceil(self.run.updates_per_step * episodes.num_steps))
+            self._maybe_evaluate()
+
     def collect(self, explore: bool | None) -> Episodes:
         """Play num_envs episodes into replay; explore=None: uniformly random warm-up actions."""
         t0 = time.perf_counter()
         agent = None if explore is None else self.agent
         episodes = rollout(self.env, agent, explore=bool(explore), rng=self.warmup_rng)
-        self.replay.add(episodes.obs, episodes.actions, episodes.rewards, episodes.dones)
+        self.replay.add(episodes.obs, episodes.actions, episodes.rewards, episodes.terminated,
+                        episodes.truncated, episodes.lengths)
         self.episodes += episodes.num_episodes
         self.env_steps += episodes.num_steps
         self._train_returns.extend(episodes.returns.tolist())
         self._train_successes.extend(episodes.success.tolist())
         self._timers["collect"] += time.perf_counter() - t0
-        self._bar.update(episodes.num_episodes)
+        self._bar.update(episodes.num_steps if self.by_env_steps else episodes.num_episodes)
         return episodes
 
     def update(self, num_updates: int) -> None:
@@ -186,15 +227,25 @@ class Trainer:
             self._timers["update"] += time.perf_counter() - t1
         self.updates += num_updates
 
-    def _maybe_evaluate(self) -> None:
-        """Evaluate when the episode count has reached a new multiple of eval_interval."""
+    def _eval_clock(self) -> tuple[int, int]:
+        """(what evaluation is counted in now, the period): episodes and eval_interval, or env
+        steps and eval_interval x max_episode_steps."""
         interval = self.run.config_env.eval_interval
-        if self.episodes // interval <= self.last_eval_episode // interval:
+        if self.by_env_steps:
+            return self.env_steps, interval * self.T
+        return self.episodes, interval
+
+    def _maybe_evaluate(self) -> None:
+        """Evaluate when the clock has reached a new multiple of its period."""
+        clock, period = self._eval_clock()
+        if clock // period <= self.last_eval_clock // period:
             return
-        self.last_eval_episode = self.episodes
+        self.last_eval_clock = clock
         had_updates = bool(self._metrics)
         row = self.evaluate()
         self.log.write(row)
+        for callback in self.callbacks:
+            callback(self, row)
         self._bar.set_postfix({"return": f"{row['return']:.2f}",
                                "success": f"{row['success']:.2f}"}, refresh=False)
         bad = [name for name in self.agent.metric_names
@@ -222,17 +273,19 @@ class Trainer:
             "episodes": self.episodes,
             "updates": self.updates,
             "return": float(episodes.returns.mean()),
-            "success": float(episodes.success.mean()),
-            "length": float(self.T),
+            "success": _mean(episodes.success.tolist()),  # NaN: the task reports no success
+            "length": float(episodes.lengths.mean()),
             # The exploring policy's episodes: for SAC-D they can be far better than the greedy
             # evaluation while its policy is still flat (argmax of a near-uniform policy).
             "train_return": _mean(self._train_returns),
             "train_success": _mean(self._train_successes),
-            "epsilon": float(getattr(self.agent, "epsilon", math.nan)),
+            **self.agent.schedule_values(),
             "wall_time": round(wall, 3),
             "fps": self.env_steps / max(wall, 1e-9),
         }
         row.update({name: metrics.get(name, math.nan) for name in self.agent.metric_names})
+        for discount in DISCOUNTS:  # as the continuous-control code logs them
+            row[f"return-{discount}"] = float(episodes.discounted_returns(discount).mean())
         self._train_returns.clear()
         self._train_successes.clear()
         return row
@@ -258,7 +311,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "counters": {
                 "episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
-                "last_eval_episode": self.last_eval_episode, "warmup_done": self.warmup_done,
+                "last_eval_clock": self.last_eval_clock, "warmup_done": self.warmup_done,
                 "wall_time": self.wall_time,
             },
             "train_returns": list(self._train_returns),
@@ -280,7 +333,8 @@ class Trainer:
         self.episodes = counters["episodes"]
         self.env_steps = counters["env_steps"]
         self.updates = counters["updates"]
-        self.last_eval_episode = counters["last_eval_episode"]
+        # Checkpoints of the episode schedule before env-step schedules existed
+        self.last_eval_clock = counters.get("last_eval_clock", counters.get("last_eval_episode"))
         self.warmup_done = counters["warmup_done"]
         self._elapsed_before = counters["wall_time"]
         self._train_returns = list(state["train_returns"])
@@ -300,17 +354,15 @@ class Trainer:
         return {k: round(v, 3) for k, v in self._timers.items()}
 
 
-def algo_options(run: RunConfig) -> dict:
-    options = {}
-    if run.shared_encoder:
-        options["shared_encoder"] = True
-    if run.freeze_critic:
-        options["freeze_critic"] = True
-    return options
+DISCOUNTS = (0.99, 0.999)  # discounted returns logged with every evaluation
 
 
 def _mean(values: list) -> float:
-    return float(np.mean(values)) if values else math.nan
+    """The mean, NaN for no values or values that are all NaN (tasks without success)."""
+    values = np.asarray(values, dtype=float)
+    if not len(values) or np.isnan(values).all():
+        return math.nan
+    return float(np.nanmean(values))
 
 
 def _int(seed_sequence: np.random.SeedSequence) -> int:

@@ -2,6 +2,8 @@ import os
 import sys
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -37,3 +39,20 @@ def seed_command(env="tmaze_passive", rl="dqn_default", seq="lstm_default", extr
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def vector_spec(max_episode_steps: int, obs_dim: int = 2, num_actions: int = 4):
+    """An EnvSpec like T-Maze's: float observations and a Discrete action space."""
+    from memrl.agents import EnvSpec
+
+    return EnvSpec(gym.spaces.Box(-1.0, 1.0, (obs_dim,), np.float32),
+                   gym.spaces.Discrete(num_actions), max_episode_steps)
+
+
+def pixel_spec(max_episode_steps: int):
+    """An EnvSpec like the pixel games': flattened (3, 5, 5) uint8 images, 4 actions."""
+    from memrl.agents import EnvSpec
+    from memrl.envs.base import pixel_space
+
+    return EnvSpec(pixel_space((3, 5, 5)), gym.spaces.Discrete(4), max_episode_steps,
+                   (3, 5, 5))

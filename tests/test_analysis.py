@@ -13,6 +13,7 @@ import pytest
 from memrl.analysis import aggregate as agg
 from memrl.analysis.cli import main
 from memrl.analysis.runs import find_run_dirs, load_runs
+from memrl.envs import TASKS
 
 HORIZON = 10_000
 FINAL = {"lstm": 0.5, "gpt": 1.0}  # each model's plateau
@@ -115,10 +116,14 @@ def test_runs_stopping_before_90_percent_of_the_horizon_are_left_out(tmp_path):
 
 
 def test_default_metric_and_memoryless_lines():
-    assert [agg.default_metric(e) for e in agg.TASK_NAMES] == [
-        "return", "return", "success", "success"]
-    assert agg.MEMORYLESS == {"tmaze_passive": 0.5, "tmaze_active": 0.5,
-                              "visual_match": pytest.approx(1 / 3), "key_to_door": 0.0}
+    """Figures read them from the task records."""
+    tasks = ["tmaze_passive", "tmaze_active", "visual_match", "key_to_door"]
+    assert [agg.default_metric(e) for e in tasks] == ["return", "return", "success", "success"]
+    assert agg.default_metric("someone_elses_task") == "return"
+    assert {e: TASKS[e].memoryless for e in tasks} == {
+        "tmaze_passive": 0.5, "tmaze_active": 0.5, "visual_match": pytest.approx(1 / 3),
+        "key_to_door": 0.0}
+    assert TASKS["key_to_door"].axis_label == "credit assignment length"
 
 
 def test_bootstrap_ci_contains_the_mean_and_shrinks_with_more_seeds():

@@ -32,10 +32,11 @@ def test_rollout_acts_once_per_step_for_all_envs():
     env = PassiveTMaze(6, num_envs=5, seed=0)
     agent = CountingAgent()
     episodes = rollout(env, agent)
-    assert agent.calls == env.episode_length
-    assert episodes.obs.shape == (env.episode_length + 1, 5, 2)
-    assert episodes.actions.shape == episodes.rewards.shape == (env.episode_length, 5)
-    assert episodes.dones[-1].all() and not episodes.dones[:-1].any()
+    assert agent.calls == env.max_episode_steps
+    assert episodes.obs.shape == (env.max_episode_steps + 1, 5, 2)
+    assert episodes.actions.shape == episodes.rewards.shape == (env.max_episode_steps, 5)
+    assert episodes.terminated[-1].all() and not episodes.terminated[:-1].any()
+    assert not episodes.truncated.any() and (episodes.lengths == env.max_episode_steps).all()
     # Walking right every step earns no pace penalty and then a coin flip at the junction.
     np.testing.assert_array_equal(episodes.rewards[:-1], 0)
 

@@ -51,7 +51,7 @@ def test_main_py_runs_seed_command(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["config_seq"]["model"]["seq_model_config"]["n_layer"] == 2
     assert config["flags"]["train_episodes"] == 10
-    assert config["episode_length"] == 6
+    assert config["max_episode_steps"] == 6
     lines = (run_dir / "progress.csv").read_text().splitlines()
     header = lines[0].split(",")
     for column in ("env_steps", "return", "success", "length", "fps", "critic_loss",
@@ -82,7 +82,8 @@ def test_debug_writes_to_debug_and_echoes(tmp_path, monkeypatch):
         ("--num_envs 0", "--num_envs"),
         ("--no_such_flag 1", "no_such_flag"),
         ("--config_env.env_name abc", "env_name"),
-        ("--shared_encoder", "SAC-Discrete"),
+        ("--shared_encoder", "--shared_encoder is not an option of dqn"),
+        ("--freeze_all", "--freeze_all is not an option of dqn"),
     ],
 )
 def test_bad_input_is_one_error_line_and_writes_nothing(tmp_path, capsys, extra, message):

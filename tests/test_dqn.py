@@ -5,9 +5,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import seed_command
+from conftest import seed_command, vector_spec
 
-from memrl.agents import EnvSpec, TrainSpec, build_agent
+from memrl.agents import AlgorithmError, TrainSpec, build_agent, set_switches
 from memrl.cli import parse_train_args
 from memrl.replay import EpisodeReplay
 
@@ -17,7 +17,7 @@ def make_agent(seq="lstm", L=4, train_episodes=100, **overrides):
                                         extra=f"--config_env.env_name {L}"))
     for key, value in overrides.items():
         setattr(run.config_rl, key, value)
-    env = EnvSpec(obs_shape=(2,), num_actions=4, episode_length=L + 1)
+    env = vector_spec(L + 1)
     agent = build_agent(run.config_rl, run.config_seq, env, TrainSpec(train_episodes, -1),
                         torch.device("cpu"), seed=0)
     return agent, env
@@ -25,9 +25,9 @@ def make_agent(seq="lstm", L=4, train_episodes=100, **overrides):
 
 def random_replay(env, episodes=8, seed=0):
     rng = np.random.default_rng(seed)
-    T = env.episode_length
-    replay = EpisodeReplay(T, (2,), np.float32, max_transitions=1, min_episodes=episodes,
-                           seed=seed)
+    T = env.max_episode_steps
+    replay = EpisodeReplay(T, env.observation_space, env.action_space, max_transitions=1,
+                           min_episodes=episodes, seed=seed)
     replay.add(rng.normal(size=(T + 1, episodes, 2)).astype(np.float32),
                rng.integers(0, 4, (T, episodes)), rng.normal(size=(T, episodes)),
                (np.arange(T) == T - 1)[:, None].repeat(episodes, 1).astype(np.float32))
@@ -50,7 +50,7 @@ def test_update_matches_reference_double_dqn_loss(seq):
         q_pred = q[:-1].gather(-1, b["actions"][..., None])[..., 0]
         a_star = agent.q_net(*inputs)[1:].argmax(-1, keepdim=True)
         q_next = target_net(*inputs)[1:].gather(-1, a_star)[..., 0]
-        y = b["rewards"] + 0.99 * (1 - b["dones"]) * q_next
+        y = b["rewards"] + 0.99 * (1 - b["terminals"]) * q_next
         expected = ((q_pred - y) ** 2 * b["mask"]).sum() / b["mask"].sum()
     agent.q_net.train = lambda mode=True: agent.q_net  # keep eval mode inside update()
     metrics = agent.update(batch)
@@ -100,7 +100,7 @@ def test_epsilon_schedule():
 def test_greedy_acting_is_argmax_of_whole_sequence_q():
     agent, env = make_agent("gpt")
     rng = np.random.default_rng(0)
-    T, n = env.episode_length, 3
+    T, n = env.max_episode_steps, 3
     obs = rng.normal(size=(T, n, 2)).astype(np.float32)
     actions = np.zeros((T, n), np.int64)
     prev_a, prev_r, state = np.full(n, -1), np.zeros(n, np.float32), agent.initial_state(n)
@@ -116,12 +116,8 @@ def test_greedy_acting_is_argmax_of_whole_sequence_q():
 
 
 def test_dqn_rejects_sacd_switches():
-    with pytest.raises(ValueError, match="SAC-Discrete"):
-        make_agent_with_options(shared_encoder=True)
-
-
-def make_agent_with_options(**options):
     run = parse_train_args(seed_command())
-    env = EnvSpec(obs_shape=(2,), num_actions=4, episode_length=5)
-    return build_agent(run.config_rl, run.config_seq, env, TrainSpec(10, -1),
-                       torch.device("cpu"), 0, **options)
+    set_switches(run.config_rl, shared_encoder=True)
+    with pytest.raises(AlgorithmError, match="--shared_encoder is not an option of dqn"):
+        build_agent(run.config_rl, run.config_seq, vector_spec(5), TrainSpec(10, -1),
+                    torch.device("cpu"), 0)

@@ -5,9 +5,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import seed_command
+from conftest import pixel_spec, seed_command, vector_spec
 
-from memrl.agents import EnvSpec, TrainSpec, build_agent
+from memrl.agents import TrainSpec, build_agent, set_switches
 from memrl.cli import parse_train_args
 from memrl.replay import EpisodeReplay
 
@@ -16,15 +16,17 @@ def agent_and_batch(seq, rl="dqn_default", env=None, options=None, L=4, extra=""
     seq_cfg = f"{seq}_default" if rl == "dqn_default" else f"{seq}_cnn"
     extra += " --shared_encoder --freeze_critic" if rl != "dqn_default" else ""
     run = parse_train_args(seed_command(rl=rl, seq=seq_cfg, extra=extra))
-    env = env or EnvSpec(obs_shape=(2,), num_actions=4, episode_length=L + 1)
+    env = env or vector_spec(L + 1)
+    set_switches(run.config_rl, **(options or {}))
     torch.manual_seed(0)
     agent = build_agent(run.config_rl, run.config_seq, env, TrainSpec(100, -1),
-                        torch.device("cpu"), 0, **(options or {}))
+                        torch.device("cpu"), 0)
     rng = np.random.default_rng(0)
-    T, n = env.episode_length, 6
-    dtype = np.uint8 if env.image_shape else np.float32
-    replay = EpisodeReplay(T, env.obs_shape, dtype, max_transitions=1, min_episodes=n, seed=0)
-    obs = rng.integers(0, 255, (T + 1, n, *env.obs_shape)).astype(dtype)
+    T, n = env.max_episode_steps, 6
+    dtype = env.observation_space.dtype
+    replay = EpisodeReplay(T, env.observation_space, env.action_space, max_transitions=1,
+                           min_episodes=n, seed=0)
+    obs = rng.integers(0, 255, (T + 1, n, *env.observation_space.shape)).astype(dtype)
     replay.add(obs, rng.integers(0, 4, (T, n)), rng.normal(size=(T, n)),
                (np.arange(T) == T - 1)[:, None].repeat(n, 1).astype(np.float32))
     return agent, replay.sample(4)
@@ -43,7 +45,7 @@ def test_bf16_update_is_close_to_fp32(seq):
 
 
 def test_bf16_sacd_pixels_runs():
-    env = EnvSpec(obs_shape=(75,), num_actions=4, episode_length=6, image_shape=(3, 5, 5))
+    env = pixel_spec(6)
     agent, batch = agent_and_batch("lstm", rl="sacd_default", env=env,
                                    options={"shared_encoder": True, "freeze_critic": True})
     agent.set_execution(precision="bf16")

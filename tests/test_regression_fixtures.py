@@ -100,9 +100,13 @@ def test_fixed_seed_run_gives_the_recorded_rows(tmp_path, name):
         expected = list(csv.DictReader(f))
     rows = run_rows(name, tmp_path)
     assert len(rows) == len(expected)
+    # A column that only ever held NaN may be gone: agents now name the schedule values they
+    # log, and SAC-D, which has no epsilon, no longer logs an always-NaN `epsilon`.
+    dropped = {c for c in expected[0] if c not in rows[0]
+               and all(r[c] == "nan" for r in expected)}
     for i, (want, got) in enumerate(zip(expected, rows)):
         for column, value in want.items():
-            if column in TIMING_COLUMNS:
+            if column in TIMING_COLUMNS | dropped:
                 continue
             assert column in got, f"row {i}: column {column} missing"
             assert _same(value, got[column]), \

@@ -7,10 +7,10 @@ import csv
 import numpy as np
 import pytest
 import torch
-from conftest import seed_command
+from conftest import pixel_spec, seed_command
 
 from memrl import envs
-from memrl.agents import EnvSpec, TrainSpec, build_agent
+from memrl.agents import EnvSpec, TrainSpec, build_agent, set_switches
 from memrl.agents.sacd import SACD
 from memrl.cli import parse_train_args
 from memrl.collector import rollout
@@ -18,7 +18,7 @@ from memrl.evaluate import eval_env
 from memrl.replay import EpisodeReplay
 from memrl.trainer import Trainer
 
-PIXELS = EnvSpec(obs_shape=(75,), num_actions=4, episode_length=6, image_shape=(3, 5, 5))
+PIXELS = pixel_spec(6)
 LAYOUTS = {
     "separate": {},
     "shared": {"shared_encoder": True},
@@ -28,15 +28,16 @@ LAYOUTS = {
 
 def make_agent(seq="lstm", layout="shared_frozen", seed=0) -> SACD:
     run = parse_train_args(seed_command("visual_match", "sacd_default", f"{seq}_cnn"))
+    set_switches(run.config_rl, **LAYOUTS[layout])
     return build_agent(run.config_rl, run.config_seq, PIXELS, TrainSpec(100, -1),
-                       torch.device("cpu"), seed, **LAYOUTS[layout])
+                       torch.device("cpu"), seed)
 
 
 def pixel_batch(batch_size=5, episodes=8, seed=0):
     rng = np.random.default_rng(seed)
-    T = PIXELS.episode_length
-    replay = EpisodeReplay(T, (75,), np.uint8, max_transitions=1, min_episodes=episodes,
-                           seed=seed)
+    T = PIXELS.max_episode_steps
+    replay = EpisodeReplay(T, PIXELS.observation_space, PIXELS.action_space, max_transitions=1,
+                           min_episodes=episodes, seed=seed)
     replay.add(rng.integers(0, 256, (T + 1, episodes, 75), dtype=np.uint8),
                rng.integers(0, 4, (T, episodes)), rng.normal(size=(T, episodes)),
                (np.arange(T) == T - 1)[:, None].repeat(episodes, 1).astype(np.float32))
@@ -71,7 +72,7 @@ def test_shared_losses_match_textbook_formulas():
         q1, q2 = agent.critic.q1(h), agent.critic.q2(h)
         t1, t2 = agent.critic_target.q1(h[1:]), agent.critic_target.q2(h[1:])
         v_next = (probs[1:] * (torch.min(t1, t2) - 0.1 * probs[1:].log())).sum(-1)
-        y = b["rewards"] + 0.99 * (1 - b["dones"]) * v_next
+        y = b["rewards"] + 0.99 * (1 - b["terminals"]) * v_next
         a = b["actions"][..., None]
         mask, n = b["mask"], b["mask"].sum()
         critic = sum((((q[:-1].gather(-1, a)[..., 0] - y) ** 2) * mask).sum() / n
@@ -111,8 +112,9 @@ def test_without_freeze_the_actor_loss_reaches_q_heads_and_memory_through_q():
 def test_freeze_critic_needs_shared_encoder():
     with pytest.raises(ValueError, match="--freeze_critic needs --shared_encoder"):
         run = parse_train_args(seed_command("visual_match", "sacd_default", "lstm_cnn"))
+        set_switches(run.config_rl, freeze_critic=True)
         build_agent(run.config_rl, run.config_seq, PIXELS, TrainSpec(10, -1),
-                    torch.device("cpu"), 0, freeze_critic=True)
+                    torch.device("cpu"), 0)
 
 
 @pytest.mark.parametrize("layout", ["separate", "shared_frozen"])
@@ -136,7 +138,7 @@ def test_acting(seq):
     with torch.no_grad():  # a peaked policy, so greedy and sampled actions are informative
         agent.policy[-1].weight.mul_(3000.0)
     rng = np.random.default_rng(0)
-    T, n = PIXELS.episode_length, 4
+    T, n = PIXELS.max_episode_steps, 4
     obs = rng.integers(0, 256, (T, n, 75), dtype=np.uint8)
     prev_a, prev_r, state = np.full(n, -1), np.zeros(n, np.float32), agent.initial_state(n)
     actions = np.zeros((T, n), np.int64)
@@ -203,12 +205,13 @@ def test_seed_pixel_commands_parse_and_build(command):
         .replace("--train_episodes 30000", "--train_episodes 5").split()
     run = parse_train_args(argv)
     assert run.train_episodes == 5
-    assert run.config_rl.algo == "sacd" and run.shared_encoder and run.freeze_critic
+    assert run.config_rl.algo == "sacd"
+    assert run.config_rl.shared_encoder and run.config_rl.freeze_critic
     assert run.config_seq.model.observ_embedder.name == "cnn"
     env = envs.make(run.config_env, 1, 0)
     agent = build_agent(run.config_rl, run.config_seq, EnvSpec.of(env),
                         TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
-                        torch.device("cpu"), 0, shared_encoder=True, freeze_critic=True)
+                        torch.device("cpu"), 0)
     assert agent.encoder.hidden_size == (100 if "gpt" in command else 128)
 
 

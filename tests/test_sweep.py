@@ -1,4 +1,4 @@
-"""`memrl sweep` and the budget table: the grid it builds, real local runs (skip finished,
+"""`memrl sweep` and the tasks' budgets: the grid it builds, real local runs (skip finished,
 resume unfinished, keep going past a failure), and the Ray launcher on a loopback-only head."""
 
 import json
@@ -11,13 +11,14 @@ import tempfile
 import pytest
 from conftest import ROOT
 
-from memrl import budget, sweep
+from memrl import sweep
+from memrl.envs import TASKS, task_of
 from memrl.analysis.runs import load_runs
 
 TINY = ["--tasks", "tmaze_passive", "--seq_models", "lstm", "--train_episodes", "10"]
 
 
-# --- budget table -------------------------------------------------------------------------
+# --- budgets --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("env_type, length, episodes", [
     ("tmaze_passive", 50, 20000), ("tmaze_passive", 250, 16000), ("tmaze_passive", 1500, 6700),
@@ -26,19 +27,19 @@ TINY = ["--tasks", "tmaze_passive", "--seq_models", "lstm", "--train_episodes", 
     ("key_to_door", 250, 30000), ("key_to_door", 500, 15000),
 ])
 def test_budget_matches_reference_table(env_type, length, episodes):
-    assert budget.train_episodes(env_type, length) == episodes
+    assert TASKS[env_type].train_episodes(length) == episodes
 
 
 def test_budget_scale_and_errors():
-    assert budget.train_episodes("tmaze_passive", 1500, scale=0.1) == 670
-    assert budget.train_episodes("tmaze_passive", 50, scale=1e-9) == 1  # never below 1
-    assert budget.lengths("tmaze_active") == [20, 50, 100, 250, 500]
-    with pytest.raises(ValueError, match="known lengths: 20, 50, 100, 250, 500"):
-        budget.train_episodes("tmaze_active", 7)
-    with pytest.raises(ValueError, match="known tasks: tmaze_passive, tmaze_active"):
-        budget.train_episodes("tmaze", 50)
+    assert TASKS["tmaze_passive"].train_episodes(1500, scale=0.1) == 670
+    assert TASKS["tmaze_passive"].train_episodes(50, scale=1e-9) == 1  # never below 1
+    assert TASKS["tmaze_active"].variants() == [20, 50, 100, 250, 500]
+    with pytest.raises(ValueError, match="L=7; known: 20, 50, 100, 250, 500"):
+        TASKS["tmaze_active"].train_episodes(7)
+    with pytest.raises(ValueError, match="choose one of tmaze_passive, tmaze_active"):
+        task_of("tmaze")
     with pytest.raises(ValueError, match="scale must be > 0"):
-        budget.train_episodes("tmaze_passive", 50, scale=0)
+        TASKS["tmaze_passive"].train_episodes(50, scale=0)
 
 
 # --- dry run: the grid and its command lines ------------------------------------------------
@@ -87,7 +88,7 @@ def test_dry_run_default_lengths_and_resume_skip_plan(capsys, tmp_path):
     assert plans[:3] == ["resume  tmaze_passive L=50 gpt seed 3",
                          "skip    tmaze_passive L=100 gpt seed 3",
                          "fresh   tmaze_passive L=250 gpt seed 3"]
-    assert len(plans) == len(budget.BUDGETS["tmaze_passive"])
+    assert len(plans) == len(TASKS["tmaze_passive"].budgets)
     assert lines[1].strip() == (f"memrl train --resume {out / 'tmaze_passive/50/gpt-seed3'} "
                                 "--threads 1")
 

@@ -11,7 +11,7 @@ from memrl.envs.tmaze import DOWN, LEFT, RIGHT, UP, ActiveTMaze, PassiveTMaze
 
 def optimal_actions(env, obs0_goal, t):
     """Passive: right until the junction, then turn to the goal. Active: left first."""
-    o, T = env.oracle_length, env.episode_length
+    o, T = env.oracle_length, env.max_episode_steps
     if o == 1 and t == 0:
         return LEFT
     if t == T - 1:
@@ -25,8 +25,8 @@ def play(env, policy):
     goal_seen = obs[:, 1].copy()
     total = np.zeros(env.num_envs)
     rewards, observations = [], [obs]
-    for t in range(env.episode_length):
-        obs, reward, done, info = env.step(policy(t, goal_seen))
+    for t in range(env.max_episode_steps):
+        obs, reward, done, _, info = env.step(policy(t, goal_seen))
         if t == 0:  # Active: the oracle speaks after the first step
             goal_seen = np.where(goal_seen == 0, obs[:, 1], goal_seen)
         total += reward
@@ -40,7 +40,7 @@ def play(env, policy):
 @pytest.mark.parametrize("L", [1, 2, 5, 30])
 def test_episode_length_and_optimal_return(cls, o, L):
     env = cls(L, num_envs=64, seed=0)
-    assert env.episode_length == L + 2 * o + 1
+    assert env.max_episode_steps == L + 2 * o + 1
 
     def policy(t, seen):
         return np.array([optimal_actions(env, g, t) for g in seen])
@@ -59,14 +59,14 @@ def test_optimal_policy_uses_only_the_observation(cls):
     obs = env.reset()
     seen = obs[:, 1].copy()
     total = np.zeros(32)
-    for t in range(env.episode_length):
+    for t in range(env.max_episode_steps):
         if env.oracle_length == 1 and t == 0:
             actions = np.full(32, LEFT)
-        elif t == env.episode_length - 1:
+        elif t == env.max_episode_steps - 1:
             actions = np.where(seen > 0, UP, DOWN)
         else:
             actions = np.full(32, RIGHT)
-        obs, reward, _, _ = env.step(actions)
+        obs, reward, _, _, _ = env.step(actions)
         seen = np.where(seen == 0, obs[:, 1], seen) if t == 0 else seen
         total += reward
     np.testing.assert_allclose(total, 1.0)
@@ -76,12 +76,12 @@ def test_walk_right_and_guess_averages_half():
     env = PassiveTMaze(20, num_envs=20000, seed=1)
     env.reset()
     rng = np.random.default_rng(0)
-    for t in range(env.episode_length):
-        if t == env.episode_length - 1:
+    for t in range(env.max_episode_steps):
+        if t == env.max_episode_steps - 1:
             actions = rng.choice([UP, DOWN], size=env.num_envs)
         else:
             actions = np.full(env.num_envs, RIGHT)
-        _, reward, done, info = env.step(actions)
+        _, reward, done, _, info = env.step(actions)
     assert done.all()
     assert abs(reward.mean() - 0.5) < 0.02
     np.testing.assert_array_equal(info["success"], reward == 1.0)
@@ -163,7 +163,7 @@ def test_final_reward_only_on_goal_side():
     env.goal[:] = [1, -1]
     env.step(np.array([RIGHT, RIGHT]))
     env.step(np.array([RIGHT, RIGHT]))
-    _, reward, done, info = env.step(np.array([UP, UP]))
+    _, reward, done, _, info = env.step(np.array([UP, UP]))
     assert done.all()
     np.testing.assert_array_equal(reward, [1.0, 0.0])
     np.testing.assert_array_equal(info["success"], [True, False])
@@ -204,5 +204,5 @@ def test_gymnasium_env(env_id):
         obs, _, terminated, truncated, info = env.step(RIGHT)
         steps += 1
         done = terminated or truncated
-    assert steps == env.unwrapped.core.episode_length
+    assert steps == env.unwrapped.core.max_episode_steps
     assert "success" in info

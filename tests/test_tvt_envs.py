@@ -113,17 +113,18 @@ def test_length_must_be_positive_int(cls, bad):
 def test_attributes_and_lengths():
     for cls, reward_frames in [(VisualMatch, 15), (KeyToDoor, 10)]:
         env = cls(7, num_envs=3, seed=0)
-        assert env.episode_length == 15 + 7 + reward_frames
-        assert (env.num_actions, env.obs_shape, env.image_shape) == (4, (75,), (3, 5, 5))
-        assert env.obs_dtype == np.uint8 and (env.obs_low, env.obs_high) == (0, 255)
+        assert env.max_episode_steps == 15 + 7 + reward_frames
+        assert (env.action_space.n, env.obs_shape, env.image_shape) == (4, (75,), (3, 5, 5))
+        space = env.observation_space
+        assert env.obs_dtype == np.uint8 and (space.low.min(), space.high.max()) == (0, 255)
         for _ in range(2):
             env.reset()
             rng = np.random.default_rng(1)
-            for t in range(1, env.episode_length + 1):
-                obs, r, d, info = env.step(rng.integers(4, size=3))
+            for t in range(1, env.max_episode_steps + 1):
+                obs, r, d, _, info = env.step(rng.integers(4, size=3))
                 assert obs.shape == (3, 75) and obs.dtype == np.uint8
                 assert r.dtype == np.float32 and d.dtype == bool and info["success"].shape == (3,)
-                assert d.all() == (t == env.episode_length) and d.any() == d.all()
+                assert d.all() == (t == env.max_episode_steps) and d.any() == d.all()
         with pytest.raises(RuntimeError):
             env.step(np.zeros(3, dtype=int))
 
@@ -146,7 +147,7 @@ def test_registry_builds_from_configs(name, env_type, cls):
     assert cfg.env_name == 60 and cfg.eval_interval == 50 and cfg.eval_episodes == 20
     assert (cfg.final_reward, cfg.apple_reward, cfg.respawn_every) == (5.0, 1.0, 20)
     env = make(cfg, num_envs=2, seed=0)
-    assert isinstance(env, cls) and env.episode_length == 15 + 60 + env.reward_frames
+    assert isinstance(env, cls) and env.max_episode_steps == 15 + 60 + env.reward_frames
     cfg.env_name = 0
     with pytest.raises(ValueError):
         make(cfg)
@@ -248,7 +249,7 @@ def test_right_colour_pays_final_reward(seed):
     for i, p in enumerate(plans):
         assert rewards[len(p) - 1, i] == 5.0  # paid on the step that lands on the colour
     out = run_phase(env, 15 - len(out))
-    assert out[-1][2].all() and out[-1][3]["success"].all()
+    assert out[-1][2].all() and out[-1][4]["success"].all()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -267,7 +268,7 @@ def test_wrong_colour_pays_nothing_and_ends_the_choice(seed):
     rest = run_phase(env, 15 - len(out) - len(more))
     rewards = np.stack([s[1] for s in out + more + rest])
     assert (rewards == 0).all()
-    assert rest[-1][2].all() and not rest[-1][3]["success"].any()
+    assert rest[-1][2].all() and not rest[-1][4]["success"].any()
 
 
 def test_colour_shuffle_fixed_across_episodes_and_reseeded():
@@ -331,7 +332,7 @@ def test_key_then_door_always_succeeds(seed):
         out = run_phase(env, 8, NORTH)  # stepping off and on again pays nothing more
         rewards = np.stack([s[1] for s in out])
         assert (rewards == 0).all()
-        assert out[-1][2].all() and out[-1][3]["success"].all()
+        assert out[-1][2].all() and out[-1][4]["success"].all()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -344,7 +345,7 @@ def test_no_key_never_succeeds(seed):
         out = run_phase(env, 10, NORTH)
         assert (env.row == 2 + PAD).all()  # stopped below the door
         assert all((s[1] == 0).all() for s in out)
-        assert out[-1][2].all() and not out[-1][3]["success"].any()
+        assert out[-1][2].all() and not out[-1][4]["success"].any()
 
 
 def test_indicator_shows_for_exactly_one_frame():
@@ -456,8 +457,8 @@ def test_same_seed_same_trajectories(cls):
         for _ in range(3):
             obs = env.reset(seed=reseed)
             trace.append(obs)
-            for _ in range(env.episode_length):
-                obs, r, d, info = env.step(rng.integers(4, size=5))
+            for _ in range(env.max_episode_steps):
+                obs, r, d, _, info = env.step(rng.integers(4, size=5))
                 trace += [obs, r, d, info["success"]]
         return trace
 
@@ -607,15 +608,15 @@ def test_batched_game_matches_a_plain_reading_of_the_rules(cls):
             for i in range(n)
         ]
         # Bias towards the top of the board so keys, doors and colours are met often.
-        actions = rng.choice(4, p=[0.4, 0.2, 0.2, 0.2], size=(env.episode_length, n))
+        actions = rng.choice(4, p=[0.4, 0.2, 0.2, 0.2], size=(env.max_episode_steps, n))
         out = [env.step(a) for a in actions]
         for i in range(n):
             obs, rewards, success = reference_episode(env, i, apples0[i], actions[:, i].tolist())
             np.testing.assert_array_equal(image(first[i]), obs[0])
-            for t, (o, r, d, info) in enumerate(out):
+            for t, (o, r, d, _, info) in enumerate(out):
                 np.testing.assert_array_equal(image(o[i]), obs[t + 1], err_msg=f"env {i} t {t}")
                 assert r[i] == rewards[t], (i, t)
-            assert out[-1][3]["success"][i] == success
+            assert out[-1][4]["success"][i] == success
             seen["reward"] += sum(r > 0 for r in rewards)
             seen["success"] += success
     assert seen["reward"] > 0 and seen["success"] > 0  # the comparison met both

@@ -22,6 +22,10 @@ def get_config() -> ConfigDict:
     config.tau = 0.005  # Polyak step of the target Q network after every update
     config.temperature = 0.1  # entropy weight alpha, fixed (no automatic tuning)
 
+    # Layout switches (also set by the flags of the same names).
+    config.shared_encoder = False  # one sequence model for actor and critic, one optimiser
+    config.freeze_critic = False  # with it: the actor loss trains only the policy head
+
     # Replay holds whole episodes: max(replay_buffer_size transitions, this many episodes).
     config.replay_buffer_size = 1_000_000
     config.replay_buffer_num_episodes = 1000

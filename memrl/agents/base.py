@@ -4,6 +4,9 @@ An agent is a `torch.nn.Module` with four jobs: `initial_state(n)` for n new epi
 `act(...)` for one step of n episodes (returns numpy actions and the next memory state),
 `update(batch)` for one gradient step (returns metrics as 0-d tensors, so nothing waits on the
 device until the trainer logs), and `state_dict()` covering networks, optimisers and counters.
+It states which action spaces it handles (`action_spaces`), which command-line switches it
+accepts (`switches`, read from its rl config), and which schedule values it wants logged
+(`schedule_values()`: epsilon, exploration noise, temperature).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -24,14 +28,29 @@ from memrl.replay import Batch
 class EnvSpec:
     """The facts about a task an agent is built from (and nothing else about the env)."""
 
-    obs_shape: tuple[int, ...]
-    num_actions: int
-    episode_length: int
+    observation_space: gym.spaces.Box
+    action_space: gym.Space
+    max_episode_steps: int
     image_shape: tuple[int, int, int] | None = None
 
     @classmethod
     def of(cls, env: Any) -> EnvSpec:
-        return cls(tuple(env.obs_shape), env.num_actions, env.episode_length, env.image_shape)
+        return cls(env.observation_space, env.action_space, env.max_episode_steps,
+                   env.image_shape)
+
+    @property
+    def obs_size(self) -> int:
+        return int(np.prod(self.observation_space.shape))
+
+    @property
+    def num_actions(self) -> int:
+        """Discrete spaces: the number of actions."""
+        return int(self.action_space.n)
+
+    @property
+    def action_dim(self) -> int:
+        """Box spaces: the length of the action vector."""
+        return int(np.prod(self.action_space.shape))
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,14 @@ class Agent(nn.Module, abc.ABC):
     device: torch.device
     metric_names: tuple[str, ...]  # the keys update() returns, in the order they are logged
     autocast_dtype: torch.dtype | None = None  # set by set_execution(precision="bf16")
+    # The action spaces the algorithm handles, and the switches (--shared_encoder,
+    # --freeze_critic, --freeze_all) it accepts, as leaves of its rl config.
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete,)
+    switches: ClassVar[tuple[str, ...]] = ()
+
+    def schedule_values(self) -> dict[str, float]:
+        """Values of the agent's schedules to log with each row (epsilon, noise, temperature)."""
+        return {}
 
     def set_execution(self, precision: str = "fp32", compile: bool = False) -> None:
         """How updates run, not what they compute: bf16 autocast and torch.compile are flags

@@ -36,9 +36,8 @@ class QNetwork(nn.Module):
     def __init__(self, model_cfg: ConfigDict, head_dims: tuple[int, ...], env: EnvSpec,
                  max_seq_len: int):
         super().__init__()
-        obs_size = int(np.prod(env.obs_shape))
         self.encoder = HistoryEncoder(
-            model_cfg, obs_size, env.num_actions, max_seq_len, env.image_shape
+            model_cfg, env.obs_size, env.action_space, max_seq_len, env.image_shape
         )
         self.head = mlp(self.encoder.hidden_size, head_dims, env.num_actions)
 
@@ -57,20 +56,15 @@ class DQN(Agent):
         train: TrainSpec,
         device: torch.device,
         seed: int,
-        shared_encoder: bool = False,
-        freeze_critic: bool = False,
     ):
         super().__init__()
-        if shared_encoder or freeze_critic:
-            raise ValueError("--shared_encoder and --freeze_critic apply to SAC-Discrete "
-                             "(configs/rl/sacd_default.py), not to DQN")
         self.device = device
         self.num_actions = env.num_actions
         self.discount = rl_cfg.discount
         self.tau = rl_cfg.tau
         self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
 
-        max_seq_len = train.max_seq_len(env.episode_length)
+        max_seq_len = train.max_seq_len(env.max_episode_steps)
         self.q_net = QNetwork(seq_cfg.model, tuple(rl_cfg.config_critic.hidden_dims), env,
                               max_seq_len).to(device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
@@ -78,8 +72,8 @@ class DQN(Agent):
 
         # Epsilon: linear from init_eps to 1/T over schedule_end x train_episodes x T actions.
         self.init_eps = rl_cfg.init_eps
-        self.end_eps = 1.0 / env.episode_length
-        self.schedule_steps = rl_cfg.schedule_end * train.train_episodes * env.episode_length
+        self.end_eps = 1.0 / env.max_episode_steps
+        self.schedule_steps = rl_cfg.schedule_end * train.train_episodes * env.max_episode_steps
         self.explore_steps = 0  # actions taken by the exploring policy so far
         self.rng = np.random.default_rng(seed)
 
@@ -90,6 +84,9 @@ class DQN(Agent):
     @property
     def epsilon(self) -> float:
         return float(self.epsilon_at(self.explore_steps))
+
+    def schedule_values(self) -> dict[str, float]:
+        return {"epsilon": self.epsilon}
 
     def initial_state(self, batch_size: int) -> Any:
         return self.q_net.encoder.initial_state(batch_size, self.device)
@@ -122,7 +119,7 @@ class DQN(Agent):
         with torch.no_grad():
             next_actions = q_all[1:].argmax(-1, keepdim=True)  # double DQN: online argmax
             q_next = q_target_all[1:].gather(-1, next_actions).squeeze(-1)
-            target = b["rewards"] + self.discount * (1.0 - b["dones"]) * q_next
+            target = b["rewards"] + self.discount * (1.0 - b["terminals"]) * q_next
         mask = b["mask"]
         num_valid = mask.sum().clamp(min=1.0)
         loss = ((q_pred - target) ** 2 * mask).sum() / num_valid

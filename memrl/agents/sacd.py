@@ -86,6 +86,7 @@ def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
 class SACD(Agent):
     metric_names = ("critic_loss", "actor_loss", "entropy", "q_mean", "critic_grad_norm",
                     "actor_grad_norm")
+    switches = ("shared_encoder", "freeze_critic")
 
     def __init__(
         self,
@@ -95,10 +96,10 @@ class SACD(Agent):
         train: TrainSpec,
         device: torch.device,
         seed: int,
-        shared_encoder: bool = False,
-        freeze_critic: bool = False,
     ):
         super().__init__()
+        shared_encoder = bool(rl_cfg.get("shared_encoder", False))
+        freeze_critic = bool(rl_cfg.get("freeze_critic", False))
         if freeze_critic and not shared_encoder:
             raise ValueError("--freeze_critic needs --shared_encoder: with separate sequence "
                              "models the actor loss never trains the critic anyway")
@@ -110,11 +111,10 @@ class SACD(Agent):
         self.alpha = rl_cfg.temperature
         self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
 
-        max_seq_len = train.max_seq_len(env.episode_length)
-        obs_size = int(np.prod(env.obs_shape))
+        max_seq_len = train.max_seq_len(env.max_episode_steps)
 
         def encoder() -> HistoryEncoder:
-            return HistoryEncoder(seq_cfg.model, obs_size, env.num_actions, max_seq_len,
+            return HistoryEncoder(seq_cfg.model, env.obs_size, env.action_space, max_seq_len,
                                   env.image_shape)
 
         # The actor's memory; with shared_encoder also the critic's.
@@ -169,7 +169,7 @@ class SACD(Agent):
         """r + gamma (1 - d) V(h'), from target Q values and the policy at steps 1..S."""
         soft_q = torch.min(*q_next) - self.alpha * log_pi
         value = (pi * soft_q).sum(-1)
-        return b["rewards"] + self.discount * (1.0 - b["dones"]) * value
+        return b["rewards"] + self.discount * (1.0 - b["terminals"]) * value
 
     def _critic_loss(self, b: dict[str, torch.Tensor], q: tuple[torch.Tensor, ...],
                      target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from memrl.analysis.runs import Run
+from memrl.envs import TASKS
 
 X_COLUMN = "env_steps"
 SMOOTH_WINDOW = 10  # evaluations
@@ -32,32 +33,10 @@ MIN_COVERAGE = 0.9  # a run must reach 90% of the horizon
 CONFIDENCE = 0.95
 BOOTSTRAP_REPS = 10_000
 
-TASK_NAMES = {
-    "tmaze_passive": "Passive T-Maze",
-    "tmaze_active": "Active T-Maze",
-    "visual_match": "Passive Visual Match",
-    "key_to_door": "Key-to-Door",
-}
-DEFAULT_METRIC = {
-    "tmaze_passive": "return",
-    "tmaze_active": "return",
-    "visual_match": "success",
-    "key_to_door": "success",
-}
-# What the best agent without memory scores: a coin flip on the goal side in T-Maze, one of
-# three colours in Visual Match, never the key's reward in Key-to-Door.
-MEMORYLESS = {"tmaze_passive": 0.5, "tmaze_active": 0.5, "visual_match": 1 / 3, "key_to_door": 0.0}
-# Key-to-Door's L measures credit assignment; the other tasks' L measures memory.
-LENGTH_LABEL = {
-    "tmaze_passive": "memory length",
-    "tmaze_active": "memory length",
-    "visual_match": "memory length",
-    "key_to_door": "credit assignment length",
-}
-
-
 def default_metric(env_type: str) -> str:
-    return DEFAULT_METRIC.get(env_type, "return")
+    """The task record's metric (return for tasks memrl does not know)."""
+    task = TASKS.get(env_type)
+    return task.metric if task else "return"
 
 
 # --- one run ---------------------------------------------------------------------------------

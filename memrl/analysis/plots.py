@@ -14,34 +14,58 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import EngFormatter
 
-from memrl.analysis.aggregate import (
-    LENGTH_LABEL,
-    MEMORYLESS,
-    TASK_NAMES,
-    Group,
-    bootstrap_ci,
-)
+from memrl.analysis.aggregate import Group, bootstrap_ci
+from memrl.envs import TASKS
 
-MODEL_NAMES = {"lstm": "LSTM", "gru": "GRU", "gpt": "GPT", "mlp": "MLP"}
 METRIC_NAMES = {"return": "return", "success": "success rate"}
 CURVE_BOOTSTRAP_REPS = 1000  # per point of 300; the band only has to look right
 
 
+def _registry() -> list[str]:
+    from memrl.nets.seq import SEQ_MODELS
+
+    return list(SEQ_MODELS)
+
+
 def model_name(label: str) -> str:
+    """'lstm-sacd' -> 'LSTM (SACD)', with the sequence model's display name."""
+    from memrl.nets.seq import SEQ_MODELS
+
     name, _, algo = label.partition("-")
-    name = MODEL_NAMES.get(name, name)
+    model = SEQ_MODELS.get(name)
+    name = getattr(model, "display_name", name.upper()) if model else name
     return f"{name} ({algo.upper()})" if algo else name
 
 
+def model_order(label: str) -> tuple[int, str]:
+    """Labels sorted as the sequence-model registry lists the models, unknown ones last."""
+    registry = _registry()
+    name = label.partition("-")[0]
+    return (registry.index(name) if name in registry else len(registry), label)
+
+
 def model_colors(labels: Sequence[str]) -> dict[str, str]:
-    """One colour per model label, the same in every figure of a report."""
-    return {label: f"C{i % 10}" for i, label in enumerate(sorted(set(labels)))}
+    """One colour per model, fixed by its place in the registry, so a model has the same
+    colour in every figure whichever models a figure shows."""
+    registry = _registry()
+    colors = {}
+    for label in sorted(set(labels), key=model_order):
+        index = model_order(label)[0]
+        if index == len(registry):
+            index += len(colors)
+        colors[label] = f"C{index % 10}"
+    return colors
 
 
 def _memoryless_line(ax: plt.Axes, env_type: str) -> None:
-    if env_type in MEMORYLESS:
-        ax.axhline(MEMORYLESS[env_type], color="black", linestyle="--", linewidth=1,
+    task = TASKS.get(env_type)
+    if task is not None and task.memoryless is not None:
+        ax.axhline(task.memoryless, color="black", linestyle="--", linewidth=1,
                    label="memoryless")
+
+
+def _title(env_type: str) -> str:
+    return TASKS[env_type].title if env_type in TASKS else env_type
 
 
 def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
@@ -78,7 +102,8 @@ def plot_curves(
         fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.2 * nrows + 0.6),
                                  squeeze=False)
         for ax, group in zip(axes.flat, panels):
-            for label, curves in sorted(group.curves.items()):
+            for label, curves in sorted(group.curves.items(),
+                                        key=lambda item: model_order(item[0])):
                 mean = curves.mean(axis=0)
                 low, high = bootstrap_ci(curves, reps=CURVE_BOOTSTRAP_REPS, seed=rng)
                 name = f"{model_name(label)} ({len(curves)} seeds)"
@@ -97,7 +122,7 @@ def plot_curves(
             ax.legend(fontsize="small", loc="best")
         for ax in axes.flat[len(panels):]:
             ax.set_visible(False)
-        fig.suptitle(f"{TASK_NAMES.get(env_type, env_type)}: learning curves")
+        fig.suptitle(f"{_title(env_type)}: learning curves")
         fig.tight_layout()
         paths += _save(fig, Path(out_dir), f"curves_{env_type}")
     return paths
@@ -112,7 +137,7 @@ def plot_aggregation(scores: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     paths = []
     for env_type, task in scores.groupby("env_type", sort=True):
         fig, ax = plt.subplots(figsize=(5, 3.8))
-        for label, rows in task.groupby("model", sort=True):
+        for label, rows in sorted(task.groupby("model"), key=lambda item: model_order(item[0])):
             rows = rows.sort_values("L")
             ax.plot(rows["L"], rows["mean"], marker="o", color=colors[label],
                     label=model_name(label))
@@ -120,9 +145,9 @@ def plot_aggregation(scores: pd.DataFrame, out_dir: str | Path) -> list[Path]:
                             alpha=0.25, linewidth=0)
         _memoryless_line(ax, env_type)
         metric = task["metric"].iloc[0]
-        ax.set_xlabel(LENGTH_LABEL.get(env_type, "length"))
+        ax.set_xlabel(TASKS[env_type].axis_label if env_type in TASKS else "length")
         ax.set_ylabel(f"final {METRIC_NAMES.get(metric, metric)}")
-        ax.set_title(TASK_NAMES.get(env_type, env_type))
+        ax.set_title(_title(env_type))
         ax.set_xticks(_spaced(sorted(task["L"].unique())))
         ax.grid(alpha=0.3)
         ax.legend(loc="best")

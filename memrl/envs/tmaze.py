@@ -12,9 +12,11 @@ so both lengths are about L.
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 
 from memrl.envs.base import BatchedEnv
+from memrl.envs.task import Task, positive_length
 
 # Action -> (dx, dy): 0 right, 1 up, 2 left, 3 down.
 MOVES = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.int64)
@@ -24,10 +26,8 @@ RIGHT, UP, LEFT, DOWN = 0, 1, 2, 3
 class TMaze(BatchedEnv):
     """`oracle_length` o = 0 gives Passive T-Maze, o = 1 Active; `length` is L."""
 
-    num_actions = 4
-    obs_shape = (2,)
-    obs_dtype = np.dtype(np.float32)
-    obs_low, obs_high = -1.0, 1.0
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(4)
 
     def __init__(
         self,
@@ -45,7 +45,7 @@ class TMaze(BatchedEnv):
         self.length = int(length)
         self.oracle_length = oracle_length
         self.junction = oracle_length + self.length
-        self.episode_length = self.length + 2 * oracle_length + 1
+        self.max_episode_steps = self.length + 2 * oracle_length + 1
         self.num_envs = num_envs
         self.goal_reward = goal_reward
         self.penalty = -1.0 / self.length  # sums to at most -1 over an episode
@@ -69,7 +69,7 @@ class TMaze(BatchedEnv):
         return self._observe()
 
     def step(self, actions: np.ndarray):
-        if self.t >= self.episode_length:
+        if self.t >= self.max_episode_steps:
             raise RuntimeError("step() called after the episode ended; call reset() first")
         move = MOVES[np.asarray(actions, dtype=np.int64)]
         nx, ny = self.x + move[:, 0], self.y + move[:, 1]
@@ -80,16 +80,18 @@ class TMaze(BatchedEnv):
         self.y = np.where(walkable, ny, self.y)
         self.t += 1
 
-        last = self.t >= self.episode_length
+        last = self.t >= self.max_episode_steps
         at_goal = self.y == self.goal
         if last:
             reward = at_goal * self.goal_reward
         else:
             lagging = self.x < self.t - self.oracle_length
             reward = lagging * self.penalty + (self.x == 0) * self.distract_reward
-        done = np.full(self.num_envs, last)
-        info = {"success": done & at_goal}
-        return self._observe(), reward.astype(np.float32), done, info
+        # The horizon is the task's own end (no value after it), not a time limit.
+        terminated = np.full(self.num_envs, last)
+        info = {"success": terminated & at_goal}
+        return (self._observe(), reward.astype(np.float32), terminated,
+                np.zeros(self.num_envs, dtype=bool), info)
 
     def render(self, index: int = 0) -> np.ndarray:
         """3 rows (y = +1, 0, -1) x (J + 1) columns: corridor grey, the oracle cell coloured by
@@ -126,3 +128,38 @@ class PassiveTMaze(TMaze):
 class ActiveTMaze(TMaze):
     def __init__(self, length: int, num_envs: int = 1, seed: int | None = None, **kwargs):
         super().__init__(length, oracle_length=1, num_envs=num_envs, seed=seed, **kwargs)
+
+
+def _maze(cls: type[TMaze]):
+    def make(cfg, num_envs: int, seed: int | None) -> TMaze:
+        return cls(positive_length(cfg), num_envs, seed, distract_reward=cfg.distract_reward)
+    return make
+
+
+# The paper's budgets (train_episodes per L) and the seed README's settings. A memoryless
+# agent walks right and guesses the side: return 0.5.
+PASSIVE_TMAZE = Task(
+    env_type="tmaze_passive",
+    title="Passive T-Maze",
+    make=_maze(PassiveTMaze),
+    env_config="configs/envs/tmaze_passive.py",
+    rl_config="configs/rl/dqn_default.py",
+    budgets={50: 20000, 100: 20000, 250: 16000, 500: 8000, 750: 8000, 1000: 8000, 1250: 8000,
+             1500: 6700},
+    memoryless=0.5,
+    gym_id="memrl/PassiveTMaze-v0",
+    gym_entry=PassiveTMaze,
+)
+ACTIVE_TMAZE = Task(
+    env_type="tmaze_active",
+    title="Active T-Maze",
+    make=_maze(ActiveTMaze),
+    env_config="configs/envs/tmaze_active.py",
+    rl_config="configs/rl/dqn_default.py",
+    overrides={"gpt": ("--config_seq.model.seq_model_config.n_layer", "2",
+                       "--config_seq.model.seq_model_config.n_head", "2")},
+    budgets={20: 40000, 50: 40000, 100: 40000, 250: 32000, 500: 16000},
+    memoryless=0.5,
+    gym_id="memrl/ActiveTMaze-v0",
+    gym_entry=ActiveTMaze,
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,13 +52,25 @@ class CNNEmbedder(nn.Module):
 
 
 class ActionEmbedder(nn.Module):
-    """One-hot of the previous action (all zeros for 'no action', index -1), Linear + ReLU."""
+    """The previous action, Linear + ReLU: a one-hot for a Discrete space (index -1, 'no action
+    yet', is all zeros), the action vector itself for a Box (zeros before the first action)."""
 
-    def __init__(self, num_actions: int, out_size: int):
+    def __init__(self, action_space: gym.Space, out_size: int):
         super().__init__()
-        self.num_actions = num_actions
-        self.embed = LinearReLU(num_actions, out_size)
+        if isinstance(action_space, gym.spaces.Discrete):
+            self.num_actions = int(action_space.n)
+            in_size = self.num_actions
+        elif isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+            self.num_actions = None
+            in_size = action_space.shape[0]
+        else:
+            raise TypeError(f"unsupported action space {action_space}; memrl embeds Discrete "
+                            "and one-dimensional Box actions")
+        self.embed = LinearReLU(in_size, out_size)
 
     def forward(self, actions: torch.Tensor) -> torch.Tensor:
+        dtype = self.embed[0].weight.dtype
+        if self.num_actions is None:
+            return self.embed(actions.to(dtype))
         one_hot = F.one_hot(actions + 1, self.num_actions + 1)[..., 1:]
-        return self.embed(one_hot.to(self.embed[0].weight.dtype))
+        return self.embed(one_hot.to(dtype))

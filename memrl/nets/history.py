@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import torch
 from ml_collections import ConfigDict
 from torch import nn
@@ -22,7 +23,7 @@ class HistoryEncoder(nn.Module):
         self,
         model_cfg: ConfigDict,
         obs_size: int,
-        num_actions: int,
+        action_space: gym.Space,
         max_seq_len: int,
         image_shape: tuple[int, int, int] | None = None,
     ):
@@ -46,7 +47,7 @@ class HistoryEncoder(nn.Module):
             )
         action_size = model_cfg.action_embedder.hidden_size
         reward_size = model_cfg.reward_embedder.hidden_size
-        self.action_embedder = ActionEmbedder(num_actions, action_size) if action_size else None
+        self.action_embedder = ActionEmbedder(action_space, action_size) if action_size else None
         self.reward_embedder = LinearReLU(1, reward_size) if reward_size else None
         input_size = obs_cfg.hidden_size + action_size + reward_size
         self.seq_model = build_seq_model(model_cfg.seq_model_config, input_size, max_seq_len)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from memrl.envs.base import BatchedEnv
+from memrl.envs.base import BatchedEnv, pixel_space
+from memrl.envs.task import positive_length
 
 # Cell codes. OFF is the padding around a board: drawn as background, never walkable.
 OFF, FLOOR, WALL, PLAYER, KEY, DOOR, APPLE, INDICATOR, RED, GREEN, BLUE = range(11)
@@ -189,11 +191,9 @@ class ThreePhaseGame(BatchedEnv):
     on the new cell does; return the reward).
     """
 
-    num_actions = 4
-    obs_shape = (3 * VIEW * VIEW,)
-    obs_dtype = np.dtype(np.uint8)
     image_shape = (3, VIEW, VIEW)
-    obs_low, obs_high = 0, 255
+    observation_space = pixel_space(image_shape)
+    action_space = gym.spaces.Discrete(4)
     reward_frames: int
 
     def __init__(
@@ -209,7 +209,7 @@ class ThreePhaseGame(BatchedEnv):
         self.length = positive_int(length, "the distractor length L")
         self.num_envs = positive_int(num_envs, "num_envs")
         self.phase_frames = (EXPLORE_FRAMES, self.length, self.reward_frames)
-        self.episode_length = sum(self.phase_frames)
+        self.max_episode_steps = sum(self.phase_frames)
         self.final_reward = float(final_reward)
         self.apples = Apples(self.num_envs, num_apples, apple_reward, respawn_every)
 
@@ -221,7 +221,7 @@ class ThreePhaseGame(BatchedEnv):
         self.impassable = code_table([OFF, WALL, INDICATOR])
         self.over_player = code_table([])  # codes drawn on top of the player
         self.reward_phase_return = np.zeros(self.num_envs, dtype=np.float32)
-        self.t = self.episode_length  # no episode running until reset()
+        self.t = self.max_episode_steps  # no episode running until reset()
         self.phase = EXPLORE
         self.frame = 0
         self._seed(seed)
@@ -261,13 +261,13 @@ class ThreePhaseGame(BatchedEnv):
         return self._observe()
 
     def step(self, actions: np.ndarray):
-        if self.t >= self.episode_length:
+        if self.t >= self.max_episode_steps:
             raise RuntimeError("step() called after the episode ended; call reset() first")
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected actions of shape ({self.num_envs},), got {actions.shape}")
-        if not ((actions >= 0) & (actions < self.num_actions)).all():
-            raise ValueError(f"actions must lie in [0, {self.num_actions}), got {actions}")
+        if not ((actions >= 0) & (actions < self.action_space.n)).all():
+            raise ValueError(f"actions must lie in [0, {self.action_space.n}), got {actions}")
         self.t += 1
         self.frame += 1
         self._move(actions)
@@ -278,12 +278,12 @@ class ThreePhaseGame(BatchedEnv):
         else:
             reward = self._reward_step()
             self.reward_phase_return += reward
-        last = self.t == self.episode_length
+        last = self.t == self.max_episode_steps
         if not last and self.frame == self.phase_frames[self.phase]:
             self._enter(self.phase + 1)
-        done = np.full(self.num_envs, last)
-        info = {"success": done & (self.reward_phase_return > 0)}
-        return self._observe(), reward, done, info
+        terminated = np.full(self.num_envs, last)  # the game's own end, not a time limit
+        info = {"success": terminated & (self.reward_phase_return > 0)}
+        return self._observe(), reward, terminated, np.zeros(self.num_envs, dtype=bool), info
 
     def _enter(self, phase: int) -> None:
         self.phase = phase
@@ -338,3 +338,18 @@ class ThreePhaseGame(BatchedEnv):
 
     @abc.abstractmethod
     def _reward_step(self) -> np.ndarray: ...
+
+
+def game_builder(game: type[ThreePhaseGame]):
+    """Visual Match and Key-to-Door read the same config leaves."""
+    def make(cfg, num_envs: int, seed: int | None) -> ThreePhaseGame:
+        return game(positive_length(cfg), num_envs, seed, final_reward=cfg.final_reward,
+                    apple_reward=cfg.apple_reward, respawn_every=cfg.respawn_every,
+                    num_apples=cfg.num_apples)
+    return make
+
+
+# The paper trains both with SAC-D, one shared and critic-frozen memory, from pixels.
+PIXEL_TASK = dict(rl_config="configs/rl/sacd_default.py",
+                  seq_config="configs/seq_models/{seq}_cnn.py",
+                  flags=("--shared_encoder", "--freeze_critic"), metric="success")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from memrl.envs.task import Task
 from memrl.envs.tvt.common import (
     DOOR,
     FLOOR,
@@ -19,9 +20,11 @@ from memrl.envs.tvt.common import (
     PAD,
     WALL,
     WIDTH,
+    PIXEL_TASK,
     ThreePhaseGame,
     cells,
     code_table,
+    game_builder,
     parse_board,
 )
 
@@ -103,3 +106,22 @@ class KeyToDoor(ThreePhaseGame):
         paid = at_door & self.has_key & ~self.door_paid
         self.door_paid |= paid
         return paid * np.float32(self.final_reward)
+
+
+# Without the key the door never opens: success 0. The seed README runs GPT with 2 layers and
+# 2 heads and LSTM with 2 layers here; the paper labels L a credit assignment length.
+KEY_TO_DOOR = Task(
+    env_type="key_to_door",
+    title="Key-to-Door",
+    make=game_builder(KeyToDoor),
+    env_config="configs/envs/keytodoor.py",
+    overrides={"gpt": ("--config_seq.model.seq_model_config.n_layer", "2",
+                       "--config_seq.model.seq_model_config.n_head", "2"),
+               "lstm": ("--config_seq.model.seq_model_config.n_layer", "2")},
+    budgets={60: 40000, 120: 40000, 250: 30000, 500: 15000},
+    memoryless=0.0,
+    axis_label="credit assignment length",
+    gym_id="memrl/KeyToDoor-v0",
+    gym_entry=KeyToDoor,
+    **PIXEL_TASK,
+)

@@ -12,14 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from memrl.envs.task import Task
 from memrl.envs.tvt.common import (
     COLOUR_CODES,
     FLOOR,
     OFF,
+    PIXEL_TASK,
     WALL,
     ThreePhaseGame,
     cells,
     code_table,
+    game_builder,
     parse_board,
 )
 
@@ -118,3 +121,17 @@ class VisualMatch(ThreePhaseGame):
         paid = chose & (under == self.target_colour)
         self.flat_board[self.first_cell[chose, None] + _SLOTS] = FLOOR  # one choice only
         return paid * np.float32(self.final_reward)
+
+
+# Picking one of three colours at random succeeds 1/3 of the time.
+VISUAL_MATCH = Task(
+    env_type="visual_match",
+    title="Passive Visual Match",
+    make=game_builder(VisualMatch),
+    env_config="configs/envs/visual_match.py",
+    budgets={60: 40000, 120: 30000, 250: 15000, 500: 10000, 750: 10000, 1000: 10000},
+    memoryless=1 / 3,
+    gym_id="memrl/PassiveVisualMatch-v0",
+    gym_entry=VisualMatch,
+    **PIXEL_TASK,
+)
