@@ -6,6 +6,7 @@ import gymnasium as gym
 from ml_collections import ConfigDict
 
 from memrl.envs.base import BatchedEnv, SingleEnv
+from memrl.envs.sign_match import SIGN_MATCH, SignMatch
 from memrl.envs.task import ENV_STEPS, EPISODES, Task
 from memrl.envs.tmaze import ACTIVE_TMAZE, PASSIVE_TMAZE, ActiveTMaze, PassiveTMaze
 from memrl.envs.tvt import KEY_TO_DOOR, VISUAL_MATCH, KeyToDoor, VisualMatch
@@ -18,6 +19,7 @@ TASKS: dict[str, Task] = {
         ACTIVE_TMAZE,
         VISUAL_MATCH,
         KEY_TO_DOOR,
+        SIGN_MATCH,
     )
 }
 
@@ -50,4 +52,4 @@ def register_gym_envs() -> None:
 register_gym_envs()
 
 __all__ = ["ENV_STEPS", "EPISODES", "TASKS", "ActiveTMaze", "BatchedEnv", "KeyToDoor",
-           "PassiveTMaze", "SingleEnv", "Task", "VisualMatch", "make", "task_of"]
+           "PassiveTMaze", "SignMatch", "SingleEnv", "Task", "VisualMatch", "make", "task_of"]
