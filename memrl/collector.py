@@ -101,7 +101,8 @@ def rollout(
 
         obs_buf[t + 1], actions[t] = obs, action
         rewards[t] = np.where(running, reward, 0.0)
-        terminated[t], truncated[t] = term & running, trunc & running
+        # A true end that coincides with the time limit is a true end: no bootstrap.
+        terminated[t], truncated[t] = term & running, trunc & ~term & running
         prev_action, prev_reward = actions[t], rewards[t]
         ended = (term | trunc) & running
         if ended.any():

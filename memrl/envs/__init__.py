@@ -6,6 +6,8 @@ import gymnasium as gym
 from ml_collections import ConfigDict
 
 from memrl.envs.base import BatchedEnv, SingleEnv
+from memrl.envs.gym_adapter import GymEnv, UnsupportedEnvError
+from memrl.envs.pomdp import BULLET_P, BULLET_V, GYM, MissingDependency, register_pomdps
 from memrl.envs.sign_match import SIGN_MATCH, SignMatch
 from memrl.envs.task import ENV_STEPS, EPISODES, Task
 from memrl.envs.tmaze import ACTIVE_TMAZE, PASSIVE_TMAZE, ActiveTMaze, PassiveTMaze
@@ -20,6 +22,9 @@ TASKS: dict[str, Task] = {
         VISUAL_MATCH,
         KEY_TO_DOOR,
         SIGN_MATCH,
+        BULLET_P,
+        BULLET_V,
+        GYM,
     )
 }
 
@@ -50,6 +55,8 @@ def register_gym_envs() -> None:
 
 
 register_gym_envs()
+register_pomdps()
 
-__all__ = ["ENV_STEPS", "EPISODES", "TASKS", "ActiveTMaze", "BatchedEnv", "KeyToDoor",
+__all__ = ["ENV_STEPS", "EPISODES", "TASKS", "ActiveTMaze", "BatchedEnv", "GymEnv", "KeyToDoor",
+           "MissingDependency", "UnsupportedEnvError",
            "PassiveTMaze", "SignMatch", "SingleEnv", "Task", "VisualMatch", "make", "task_of"]

@@ -40,6 +40,11 @@ class HistoryEncoder(nn.Module):
                 obs_cfg.kernel_size, obs_cfg.stride,
             )
         elif obs_cfg.name == "mlp":
+            if image_shape is not None:
+                raise ValueError(
+                    f"the task observes images {tuple(image_shape)}; an MLP embedder would read "
+                    "raw bytes: use a *_cnn seq config (e.g. configs/seq_models/lstm_cnn.py)"
+                )
             self.obs_embedder = LinearReLU(obs_size, obs_cfg.hidden_size)
         else:
             raise ValueError(
