@@ -27,7 +27,7 @@ def write_run(root, env_type, length, model, seed, values, last_step=HORIZON, al
     pd.DataFrame({
         "env_steps": steps, "episodes": np.arange(len(values)) * 10,
         "updates": steps // 4, "wall_time": steps / 100, "fps": 100.0,
-        "return": values, "success": np.asarray(values) > 0.75, "length": length + 1,
+        "return": values, "success": np.asarray(values) > 0.75, "length": 100,
         "loss": np.nan, "grad_norm": np.nan, "q_mean": np.nan,
     }).to_csv(path / "progress.csv", index=False)
     config = {
@@ -36,7 +36,6 @@ def write_run(root, env_type, length, model, seed, values, last_step=HORIZON, al
         "config_seq": {"sampled_seq_len": -1,
                        "model": {"seq_model_config": {"name": model}}},
         "flags": {"seed": seed, "train_episodes": 1000},
-        "episode_length": length + 1,
     }
     (path / "config.json").write_text(json.dumps(config))
     return path
@@ -262,3 +261,28 @@ def test_cli_errors_on_a_missing_or_empty_folder(tmp_path, capsys):
     assert "no runs of env_type visual_match" in capsys.readouterr().err
     assert main([str(tmp_path / "one"), "--horizon", "1e9"]) == 1
     assert "every run was left out" in capsys.readouterr().err
+
+
+def test_pybullet_runs_make_figure_8_and_no_aggregation_plot(tmp_path, capsys):
+    """Robots as variants: curves per task with the reference returns, the 2 x 4 Figure 8,
+    scores per robot, and no score-vs-length plot for tasks without a length."""
+    root = tmp_path / "logs"
+    for env_type in ("pomdp/bullet_p", "pomdp/bullet_v"):
+        for robot in ("ant", "cheetah", "hopper", "walker"):
+            for model, final in FINAL.items():
+                for seed in range(2):
+                    write_run(root, env_type, robot, model, seed,
+                              1000 * plateau_curve(final, seed), algo="td3")
+    runs = load_runs(root)
+    assert {r.length for r in runs} == {"ant", "cheetah", "hopper", "walker"}
+    groups = agg.group_runs(runs)
+    assert all(len(g.steps) == 100 for g in groups)  # Figure 8's 100 points
+    out = tmp_path / "figs"
+    assert main([str(root), "--out", str(out), "--reps", "200"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert "figure8.png" in names and "curves_pomdp_bullet_p.png" in names
+    assert not any(n.startswith("aggregation_pomdp") for n in names)
+    scores = pd.read_csv(out / "scores.csv")
+    gpt = scores[(scores.model == "gpt") & (scores.L == "hopper")]
+    assert len(gpt) == 2 and np.allclose(gpt["mean"], 1000, rtol=0.05)
+    assert "1 seed)" not in capsys.readouterr().out

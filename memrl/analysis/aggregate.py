@@ -232,7 +232,7 @@ class Group:
     """All runs of one (task, L): their curves on a shared step grid, by model label."""
 
     env_type: str
-    length: int
+    length: int | str
     metric: str
     horizon: float
     steps: np.ndarray
@@ -263,7 +263,7 @@ def group_runs(
     `metric` defaults per task (return for T-Maze, success otherwise). `horizon` defaults to
     the furthest env step any run of the group evaluated at. Each left-out run gets a note.
     """
-    by_key: dict[tuple[str, int], list[tuple[str, Run]]] = defaultdict(list)
+    by_key: dict[tuple[str, int | str], list[tuple[str, Run]]] = defaultdict(list)
     for label, run in zip(model_labels(runs), runs):
         by_key[(run.env_type, run.length)].append((label, run))
 
@@ -274,8 +274,9 @@ def group_runs(
                  for _, run in members}
         reached = [r for r in reach.values() if pd.notna(r)]
         group_horizon = float(horizon) if horizon else float(max(reached, default=0.0))
+        points = TASKS[env_type].curve_points if env_type in TASKS else NUM_POINTS
         group = Group(env_type, length, group_metric, group_horizon,
-                      np.linspace(0.0, group_horizon, NUM_POINTS))
+                      np.linspace(0.0, group_horizon, points))
         for label, run in members:
             last = reach[id(run)]
             if pd.isna(last):
@@ -286,8 +287,8 @@ def group_runs(
                 group.notes.append(f"left out {run.path}: stops at {last:.0f} env steps, "
                                    f"before 90% of the horizon {group_horizon:.0f}")
                 continue
-            curve = smoothed_curve(run.progress, group_metric, group_horizon)
-            group.curves.setdefault(label, np.empty((0, NUM_POINTS)))
+            curve = smoothed_curve(run.progress, group_metric, group_horizon, points)
+            group.curves.setdefault(label, np.empty((0, points)))
             group.curves[label] = np.vstack([group.curves[label], curve])
             group.runs.setdefault(label, []).append(run)
         groups.append(group)

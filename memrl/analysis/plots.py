@@ -88,54 +88,100 @@ def _spaced(lengths: list[int], min_gap: float = 0.07) -> list[int]:
     return ticks
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def _panel_title(group: Group) -> str:
+    task = TASKS.get(group.env_type)
+    name = task.variant_name if task else "L"
+    return f"{name} = {group.length}" if name == "L" else str(group.length)
+
+
+def _draw_panel(ax: plt.Axes, group: Group, colors: dict[str, str],
+                rng: np.random.Generator, title: str) -> None:
+    """A group's curves: mean over seeds with a 95% bootstrap band per model, plus the task's
+    memoryless line and the published reference score for this variant, dashed."""
+    for label, curves in sorted(group.curves.items(), key=lambda item: model_order(item[0])):
+        mean = curves.mean(axis=0)
+        low, high = bootstrap_ci(curves, reps=CURVE_BOOTSTRAP_REPS, seed=rng)
+        ax.plot(group.steps, mean, color=colors[label],
+                label=f"{model_name(label)} ({_seeds(len(curves))})")
+        ax.fill_between(group.steps, low, high, color=colors[label], alpha=0.25, linewidth=0)
+    _memoryless_line(ax, group.env_type)
+    task = TASKS.get(group.env_type)
+    if task is not None and group.length in task.reference:
+        ax.axhline(task.reference[group.length], color="gray", linestyle="--", linewidth=1,
+                   label=task.reference_label)
+    ax.set_title(title)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel(METRIC_NAMES.get(group.metric, group.metric))
+    ax.set_xlim(0, group.horizon)
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 400k, 2M
+    ax.grid(alpha=0.3)
+    if not group.curves:
+        ax.text(0.5, 0.5, "no complete runs", transform=ax.transAxes, ha="center")
+    ax.legend(fontsize="small", loc="best")
+
+
+def _grid(panels: Sequence[Group], ncols: int, colors: dict[str, str], rng: np.random.Generator,
+          title: str, panel_title=_panel_title) -> plt.Figure:
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.2 * nrows + 0.6),
+                             squeeze=False)
+    for ax, group in zip(axes.flat, panels):
+        _draw_panel(ax, group, colors, rng, panel_title(group))
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_curves(
     groups: Sequence[Group], out_dir: str | Path, seed: int = 0
 ) -> list[Path]:
-    """One figure per task, one panel per L: mean over seeds with a 95% bootstrap band."""
+    """One figure per task, one panel per variant (L, robot): mean over seeds with a 95%
+    bootstrap band. With both PyBullet tasks present, also the paper's Figure 8: -P and -V as
+    two rows of a panel per robot."""
     colors = model_colors([label for g in groups for label in g.curves])
     rng = np.random.default_rng(seed)
     paths = []
     for env_type in sorted({g.env_type for g in groups}):
         panels = [g for g in groups if g.env_type == env_type]
-        ncols = min(4, len(panels))
-        nrows = math.ceil(len(panels) / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.2 * nrows + 0.6),
-                                 squeeze=False)
-        for ax, group in zip(axes.flat, panels):
-            for label, curves in sorted(group.curves.items(),
-                                        key=lambda item: model_order(item[0])):
-                mean = curves.mean(axis=0)
-                low, high = bootstrap_ci(curves, reps=CURVE_BOOTSTRAP_REPS, seed=rng)
-                name = f"{model_name(label)} ({len(curves)} seeds)"
-                ax.plot(group.steps, mean, color=colors[label], label=name)
-                ax.fill_between(group.steps, low, high, color=colors[label], alpha=0.25,
-                                linewidth=0)
-            _memoryless_line(ax, env_type)
-            ax.set_title(f"L = {group.length}")
-            ax.set_xlabel("env steps")
-            ax.set_ylabel(METRIC_NAMES.get(group.metric, group.metric))
-            ax.set_xlim(0, group.horizon)
-            ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 400k, 2M
-            ax.grid(alpha=0.3)
-            if not group.curves:
-                ax.text(0.5, 0.5, "no complete runs", transform=ax.transAxes, ha="center")
-            ax.legend(fontsize="small", loc="best")
-        for ax in axes.flat[len(panels):]:
-            ax.set_visible(False)
-        fig.suptitle(f"{_title(env_type)}: learning curves")
-        fig.tight_layout()
-        paths += _save(fig, Path(out_dir), f"curves_{env_type}")
+        fig = _grid(panels, min(4, len(panels)), colors, rng,
+                    f"{_title(env_type)}: learning curves")
+        paths += _save(fig, Path(out_dir), f"curves_{_stem(env_type)}")
+    bullet = [g for g in groups if g.env_type in FIGURE_8_TASKS]
+    if {g.env_type for g in bullet} == set(FIGURE_8_TASKS):
+        robots = sorted({g.length for g in bullet})
+        ordered = sorted(bullet, key=lambda g: (FIGURE_8_TASKS.index(g.env_type),
+                                                robots.index(g.length)))
+        fig = _grid(ordered, len(robots), colors, rng,
+                    "PyBullet with positions (top) or velocities (bottom) only",
+                    panel_title=lambda g: f"{g.length} (-{g.env_type[-1].upper()})")
+        paths += _save(fig, Path(out_dir), "figure8")
     return paths
 
 
+FIGURE_8_TASKS = ("pomdp/bullet_p", "pomdp/bullet_v")
+
+
+def _stem(env_type: str) -> str:
+    return env_type.replace("/", "_")
+
+
 def plot_aggregation(scores: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Per task: final score vs L, one line per model with its 95% bootstrap band.
+    """Per task with a length L: final score vs L, one line per model with its 95% bootstrap
+    band. (Tasks whose record plots learning curves only, like the PyBullet ones, are left out.)
 
     `scores` is aggregate.score_table's output.
     """
     colors = model_colors(scores["model"])
     paths = []
     for env_type, task in scores.groupby("env_type", sort=True):
+        if env_type in TASKS and TASKS[env_type].plot != "aggregation":
+            continue
         fig, ax = plt.subplots(figsize=(5, 3.8))
         for label, rows in sorted(task.groupby("model"), key=lambda item: model_order(item[0])):
             rows = rows.sort_values("L")
@@ -152,5 +198,5 @@ def plot_aggregation(scores: pd.DataFrame, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(loc="best")
         fig.tight_layout()
-        paths += _save(fig, Path(out_dir), f"aggregation_{env_type}")
+        paths += _save(fig, Path(out_dir), f"aggregation_{_stem(env_type)}")
     return paths

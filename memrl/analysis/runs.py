@@ -24,7 +24,7 @@ CONFIG_FILE = "config.json"
 class Run:
     path: Path
     env_type: str
-    length: int
+    length: int | str  # the task's variant: its length L, or its robot / env id
     seq_model: str
     seed: int
     algo: str
@@ -47,6 +47,15 @@ def _lookup(config: dict[str, Any], dotted: str) -> Any:
     return node
 
 
+def _variant(config: dict[str, Any]) -> int | str:
+    """config_env's variant leaf (the task record's; env_name for tasks memrl does not know)."""
+    from memrl.envs import TASKS
+
+    task = TASKS.get(_lookup(config, "config_env.env_type"))
+    value = _lookup(config, f"config_env.{task.variant_key if task else 'env_name'}")
+    return value if isinstance(value, str) else int(value)
+
+
 def load_run(path: str | Path) -> Run:
     """Load one run folder; raises (ValueError, KeyError, OSError) when it cannot be read."""
     path = Path(path)
@@ -58,7 +67,7 @@ def load_run(path: str | Path) -> Run:
     return Run(
         path=path,
         env_type=str(_lookup(config, "config_env.env_type")),
-        length=int(_lookup(config, "config_env.env_name")),
+        length=_variant(config),
         seq_model=str(_lookup(config, "config_seq.model.seq_model_config.name")),
         seed=int(_lookup(config, "flags.seed")),
         algo=str(_lookup(config, "config_rl.algo")),
