@@ -107,22 +107,24 @@ def prepare(env: gym.Env, obs_indices: Sequence[int] | None = None) -> gym.Env:
 
 
 @contextlib.contextmanager
-def quiet_stdout():
+def quiet_stdout(fds: tuple[int, ...] = (1,)):
     """Silence what C extensions print to the process's stdout (PyBullet prints a line each
-    time it connects), leaving Python's own output alone."""
+    time it connects), leaving Python's own output alone; `fds=(1, 2)` silences stderr too."""
     try:
-        fd = os.dup(1)
-    except OSError:  # no stdout to silence
+        saved = [os.dup(fd) for fd in fds]
+    except OSError:  # no such stream to silence
         yield
         return
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
+            for fd in fds:
+                os.dup2(devnull.fileno(), fd)
             yield
     finally:
         _flush_c_stdout()  # what C code buffered goes to /dev/null, not out later
-        os.dup2(fd, 1)
-        os.close(fd)
+        for fd, copy in zip(fds, saved):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def _flush_c_stdout() -> None:

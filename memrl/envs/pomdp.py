@@ -56,7 +56,8 @@ def require_pybullet() -> None:
     if importlib.util.find_spec("pybullet_envs_gymnasium") is None:
         raise MissingDependency("the PyBullet tasks need pybullet and pybullet-envs-gymnasium: "
                                 "pip install 'memrl[bullet]'")
-    with quiet_stdout():
+    with quiet_stdout(fds=(1, 2)):  # pybullet announces its build time on stderr
+        import pybullet  # noqa: F401
         import pybullet_envs_gymnasium  # noqa: F401
 
 
