@@ -209,3 +209,21 @@ def test_ray_sweep_on_a_local_head(tmp_path, short_temp_dir):
     for run in runs:
         summary = json.loads((run.path / "summary.json").read_text())
         assert summary and (run.path / "stdout.log").is_file()
+
+
+def test_dry_run_knows_the_pybullet_tasks_and_their_budget(capsys, tmp_path):
+    """Figure 8's grid: robots as variants, the README's flags, 1500 episodes = 1.5M steps."""
+    out = tmp_path / "sw"
+    lines = _dry_run(capsys, "--tasks", "pomdp/bullet_p", "pomdp/bullet_v", "--scale", "0.01",
+                     "--seeds", "0", "--out", str(out))
+    runs = [line.split(None, 1)[1] for line in lines if line.startswith("fresh")]
+    assert runs == [f"pomdp/bullet_{s} robot={robot} {seq} seed 0" for s in "pv"
+                    for robot in ("ant", "cheetah", "hopper", "walker") for seq in ("lstm", "gpt")]
+    command = lines[lines.index("fresh   pomdp/bullet_v robot=cheetah gpt seed 0") + 1].strip()
+    assert command.startswith("memrl train --config_env configs/envs/pomdps/pybullet_v.py "
+                              "--config_rl configs/rl/td3_default.py "
+                              "--config_seq configs/seq_models/gpt_default.py "
+                              "--config_seq.sampled_seq_len 64 --shared_encoder --freeze_all "
+                              "--config_env.env_name cheetah --seed 0 --train_episodes 15 ")
+    assert f"--run_dir {out / 'pomdp/bullet_v/cheetah/gpt-seed0'}" in command
+    assert TASKS["pomdp/bullet_p"].train_episodes("hopper") == 1500
