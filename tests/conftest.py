@@ -49,6 +49,14 @@ def vector_spec(max_episode_steps: int, obs_dim: int = 2, num_actions: int = 4):
                    gym.spaces.Discrete(num_actions), max_episode_steps)
 
 
+def box_spec(max_episode_steps: int, obs_dim: int = 3, action_dim: int = 2):
+    """An EnvSpec for continuous control: float observations and actions in [-1, 1]^A."""
+    from memrl.agents import EnvSpec
+
+    return EnvSpec(gym.spaces.Box(-1.0, 1.0, (obs_dim,), np.float32),
+                   gym.spaces.Box(-1.0, 1.0, (action_dim,), np.float32), max_episode_steps)
+
+
 def pixel_spec(max_episode_steps: int):
     """An EnvSpec like the pixel games': flattened (3, 5, 5) uint8 images, 4 actions."""
     from memrl.agents import EnvSpec

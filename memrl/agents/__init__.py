@@ -7,7 +7,9 @@ from ml_collections import ConfigDict
 
 from memrl.agents.base import Agent, EnvSpec, TrainSpec
 from memrl.agents.dqn import DQN
+from memrl.agents.sac import SAC
 from memrl.agents.sacd import SACD
+from memrl.agents.td3 import TD3
 from memrl.run_config import SWITCHES, set_switches
 
 # config_rl.algo -> class, constructed as cls(rl_cfg, seq_cfg, env_spec, train_spec, device,
@@ -15,8 +17,9 @@ from memrl.run_config import SWITCHES, set_switches
 ALGOS: dict[str, type[Agent]] = {
     "dqn": DQN,
     "sacd": SACD,
+    "td3": TD3,
+    "sac": SAC,
 }
-
 
 
 class AlgorithmError(ValueError):

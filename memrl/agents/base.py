@@ -156,10 +156,28 @@ def optimizer_step(
     return grad_norm
 
 
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the valid steps of a window (the mask), as every loss here averages."""
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
+    """Global norm of the gradients `params` hold now (zero when none has one)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
 @torch.no_grad()
 def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
-    """target <- (1 - tau) target + tau online, with one fused op over all parameters."""
-    torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+    """target <- (1 - tau) target + tau online, with one fused op over all parameters.
+
+    Parameters are paired by name, so a target may hold only part of the online network (the
+    parts its TD target reads)."""
+    online_params = dict(online.named_parameters())
+    names, params = zip(*target.named_parameters())
+    torch._foreach_lerp_(list(params), [online_params[name] for name in names], tau)
 
 
 def make_adam(params, lr: float) -> torch.optim.Adam:

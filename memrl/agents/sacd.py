@@ -40,7 +40,9 @@ from memrl.agents.base import (
     Agent,
     EnvSpec,
     TrainSpec,
+    grad_norm,
     make_adam,
+    masked_mean,
     optimizer_step,
     polyak_update,
 )
@@ -70,17 +72,6 @@ def policy_head(hidden_size: int, hidden_dims: tuple[int, ...], num_actions: int
     nn.init.uniform_(head[-1].weight, -1e-3, 1e-3)
     nn.init.uniform_(head[-1].bias, -1e-3, 1e-3)
     return head
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
-
-
-def grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 class SACD(Agent):
