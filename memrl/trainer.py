@@ -17,8 +17,9 @@ T = max_episode_steps:
              evaluate whenever the env-step count reaches a new multiple of eval_interval x T
 
 Both checkpoint at evaluations (at most every checkpoint_interval seconds) and at the end, and
-write summary.json when done. Whoever watches a run (benchmarks, callbacks) registers with
-`add_callback` and is called with each logged row.
+write summary.json when done. Whoever watches a run (benchmarks, tests, a user's code)
+registers with `add_callback`: on "row" it is called with each logged row, on "collect" with
+each collection of episodes.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class Trainer:
         self.last_eval_clock = 0  # episodes (or env steps) at the last evaluation
         self.warmup_done = False
         self._elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
-        self.callbacks: list[Callable[[Trainer, dict], None]] = []
+        self.callbacks: dict[str, list[Callable]] = {"row": [], "collect": []}
 
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
         self._train_returns: list[float] = []  # training episodes since the last row
@@ -159,9 +160,12 @@ class Trainer:
     def wall_time(self) -> float:
         return self._elapsed_before + time.perf_counter() - self._start
 
-    def add_callback(self, callback: Callable[[Trainer, dict], None]) -> None:
-        """Call `callback(trainer, row)` after each row is logged."""
-        self.callbacks.append(callback)
+    def add_callback(self, callback: Callable, event: str = "row") -> None:
+        """event "row": call `callback(trainer, row)` after each row is logged; "collect":
+        `callback(trainer, episodes, explore)` after each collection (explore None: random)."""
+        if event not in self.callbacks:
+            raise ValueError(f"unknown event {event!r}; choose one of {', '.join(self.callbacks)}")
+        self.callbacks[event].append(callback)
 
     def train(self) -> Path:
         print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, "
@@ -212,6 +216,8 @@ class Trainer:
         self._train_successes.extend(episodes.success.tolist())
         self._timers["collect"] += time.perf_counter() - t0
         self._bar.update(episodes.num_steps if self.by_env_steps else episodes.num_episodes)
+        for callback in self.callbacks["collect"]:
+            callback(self, episodes, explore)
         return episodes
 
     def update(self, num_updates: int) -> None:
@@ -244,7 +250,7 @@ class Trainer:
         had_updates = bool(self._metrics)
         row = self.evaluate()
         self.log.write(row)
-        for callback in self.callbacks:
+        for callback in self.callbacks["row"]:
             callback(self, row)
         self._bar.set_postfix({"return": f"{row['return']:.2f}",
                                "success": f"{row['success']:.2f}"}, refresh=False)

@@ -9,6 +9,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# One torch thread for every test, not only those that build a trainer (which sets its own):
+# more threads than idle cores makes OpenMP threads wait on each other, many times slower.
+torch.set_num_threads(1)
+
 
 def pytest_addoption(parser):
     parser.addoption("--device", default="cpu",

@@ -1,4 +1,4 @@
-"""Every T-Maze rule of REFERENCE section 2, on the batched core and the gymnasium face."""
+"""Every T-Maze rule (Ni et al., 2023, and the original tmaze.py), on the batched core and the gymnasium face."""
 
 import gymnasium as gym
 import numpy as np

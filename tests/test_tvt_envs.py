@@ -1,4 +1,4 @@
-"""Passive Visual Match and Key-to-Door: rules of REFERENCE.md section 3, timing, views."""
+"""Passive Visual Match and Key-to-Door: rules of the pycolab games as the paper configures them, timing, views."""
 
 from __future__ import annotations
 
@@ -503,7 +503,7 @@ def unflat(cell: int) -> tuple[int, int]:
 
 
 def reference_episode(env, i: int, apples0: set, actions: list[int]):
-    """Env i's episode replayed by a direct, loop-per-cell reading of REFERENCE.md section 3,
+    """Env i's episode replayed by a direct, loop-per-cell reading of the games' rules,
     from the random choices the batched env drew at its reset (`apples0`: its apple cells)."""
     from memrl.envs.tvt import key_to_door as ktd
     from memrl.envs.tvt import visual_match as vm

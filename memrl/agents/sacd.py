@@ -16,7 +16,7 @@ Two layouts, as in the reference implementation:
   the online hidden states (the reference has no target memory in this layout).
   freeze_critic: the actor loss sees detached hidden states and the Q heads as constants, so
   only the policy head learns from it; the shared memory learns from the critic loss alone.
-  (REFERENCE section 4 and the issue define it so; the public code detaches the states fed to
+  (the paper describes it so, Appendix C.1; the public code detaches the states fed to
   the frozen Q heads but not those fed to the policy, which lets the actor loss reach the
   memory through the policy's probabilities.) Without it the actor loss also trains the Q heads
   and the memory through Q, the path the paper's appendix C.1 blames for exploding gradients.

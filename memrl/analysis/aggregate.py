@@ -1,6 +1,6 @@
 """The paper's aggregation: from many runs to one score per (task, L, sequence model).
 
-Per run (Ni et al., 2023; REFERENCE section 7): keep the evaluation rows, smooth the metric
+Per run (Ni et al., 2023, Section 5 and Appendix): keep the evaluation rows, smooth the metric
 with a rolling mean over 10 evaluations, interpolate it on 300 points from 0 to the plot
 horizon (x = env steps), and score the run by the mean of the last 15 points (the last 5%).
 Runs that stop before 90% of the horizon are left out: their tail would be extrapolated.
