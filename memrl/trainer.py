@@ -118,7 +118,11 @@ class Trainer:
         self._elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
         self.callbacks: dict[str, list[Callable]] = {"row": [], "collect": []}
 
-        self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
+        # Training metrics since the last row: a float64 sum and a count per name, on the
+        # device, so nothing waits for it between rows. (Keeping every update's 0-d tensor
+        # instead fragmented the CPU heap: ~1 MB more resident memory per update.)
+        self._metric_sums: dict[str, torch.Tensor] = {}
+        self._metric_counts: dict[str, int] = defaultdict(int)
         self._train_returns: list[float] = []  # training episodes since the last row
         self._train_successes: list[bool] = []
         self._timers: dict[str, float] = defaultdict(float)
@@ -228,7 +232,11 @@ class Trainer:
             batch = self.replay.sample(self.run.batch_size, seq_len)
             t1 = time.perf_counter()
             for name, value in self.agent.update(batch).items():
-                self._metrics[name].append(value)
+                if name in self._metric_sums:
+                    self._metric_sums[name].add_(value)
+                else:
+                    self._metric_sums[name] = value.detach().to(torch.float64, copy=True)
+                self._metric_counts[name] += 1
             self._timers["sample"] += t1 - t0
             self._timers["update"] += time.perf_counter() - t1
         self.updates += num_updates
@@ -247,7 +255,7 @@ class Trainer:
         if clock // period <= self.last_eval_clock // period:
             return
         self.last_eval_clock = clock
-        had_updates = bool(self._metrics)
+        had_updates = bool(self._metric_counts)
         row = self.evaluate()
         self.log.write(row)
         for callback in self.callbacks["row"]:
@@ -270,9 +278,10 @@ class Trainer:
         t0 = time.perf_counter()
         episodes = rollout(self.eval_env, self.agent, explore=False)
         self._timers["eval"] += time.perf_counter() - t0
-        metrics = {name: torch.stack(values).float().mean().item()
-                   for name, values in self._metrics.items()}
-        self._metrics.clear()
+        metrics = {name: float(total.item() / self._metric_counts[name])
+                   for name, total in self._metric_sums.items()}
+        self._metric_sums.clear()
+        self._metric_counts.clear()
         wall = self.wall_time
         row = {
             "env_steps": self.env_steps,
