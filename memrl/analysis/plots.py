@@ -106,7 +106,8 @@ def plot_curves(
                                         key=lambda item: model_order(item[0])):
                 mean = curves.mean(axis=0)
                 low, high = bootstrap_ci(curves, reps=CURVE_BOOTSTRAP_REPS, seed=rng)
-                name = f"{model_name(label)} ({len(curves)} seeds)"
+                seeds = f"{len(curves)} seed" + ("s" if len(curves) > 1 else "")
+                name = f"{model_name(label)} ({seeds})"
                 ax.plot(group.steps, mean, color=colors[label], label=name)
                 ax.fill_between(group.steps, low, high, color=colors[label], alpha=0.25,
                                 linewidth=0)
