@@ -99,7 +99,7 @@ def test_bad_arguments_are_one_line_errors(capsys):
     err = capsys.readouterr().err
     assert "no budget for tmaze_active L=7" in err and "--train_episodes" in err
     assert sweep.main(["--tasks", "tmaze_passive", "--scale", "0", "--dry_run"]) == 2
-    assert "--scale must be > 0" in capsys.readouterr().err
+    assert "--scale: must be > 0" in capsys.readouterr().err
 
 
 # --- real local sweeps ----------------------------------------------------------------------
