@@ -23,7 +23,7 @@ from pathlib import Path
 from absl import flags
 from ml_collections import ConfigDict, config_flags
 
-from memrl.run_config import SWITCHES, ConfigError, RunConfig, set_switches
+from memrl.run_config import RESUME_FLAGS, SWITCHES, ConfigError, RunConfig, set_switches
 
 CONFIG_FLAGS = ("config_env", "config_rl", "config_seq")
 EXAMPLE_CONFIG = {
@@ -95,11 +95,24 @@ def _load_config_file(flag: str, path: str) -> ConfigDict:
         raise UsageError(f"--{flag} {path}: no such file; pass a config file such as "
                          f"{EXAMPLE_CONFIG[flag]} (paths are relative to the current folder)")
     spec = importlib.util.spec_from_file_location(f"memrl_{flag}", file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
-        raise UsageError(f"--{flag} {path}: the file has no get_config() function")
-    return module.get_config()
+    if spec is None:
+        raise UsageError(f"--{flag} {path}: not a Python file; a config file is a .py file "
+                         f"with get_config(), such as {EXAMPLE_CONFIG[flag]}")
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not hasattr(module, "get_config"):
+            raise UsageError(f"--{flag} {path}: the file has no get_config() function")
+        config = module.get_config()
+    except UsageError:
+        raise
+    except Exception as err:  # whatever the file does wrong, say where and what in one line
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise UsageError(f"--{flag} {path}: {type(err).__name__}: {first}") from None
+    if not isinstance(config, ConfigDict):
+        raise UsageError(f"--{flag} {path}: get_config() returned a {type(config).__name__}, "
+                         "not an ml_collections ConfigDict")
+    return config
 
 
 def _leaf_paths(config: ConfigDict, prefix: str = "") -> list[str]:
@@ -135,10 +148,6 @@ def check_config_args(argv: list[str]) -> None:
             hint = f"did you mean {', '.join(f'--{flag}.{c}' for c in close)}?" if close else \
                 f"known keys: {', '.join(known)}"
             raise UsageError(f"unknown config key --{flag}.{key} in {files[flag]}; {hint}")
-
-
-# Flags that may accompany --resume: they change where and how fast, not what is learned.
-RESUME_FLAGS = ("device", "threads", "compile")
 
 
 def _parse_flags(argv: list[str]) -> flags.FlagValues:
@@ -194,18 +203,38 @@ def parse_train_args(argv: list[str]) -> RunConfig:
 
 
 def train_main(argv: list[str]) -> int:
-    from memrl.trainer import NonFiniteLossError, Trainer
+    """Exit 0: trained (or nothing left to train); 2: refused before writing anything (bad
+    input, a run another process is writing, run files that disagree); 1: the run started
+    and stopped (non-finite values, a failed write), its last checkpoint intact."""
+    from memrl.files import RunFileError
+    from memrl.trainer import SUMMARY_FILE, NonFiniteError, Trainer
 
     try:
         command = parse_train_command(argv)
+        if command.resume and (command.run_dir / SUMMARY_FILE).exists():
+            print(f"[memrl] {command.run_dir} is finished ({SUMMARY_FILE}); nothing to do, "
+                  "no file changed")
+            return 0
         trainer = Trainer(command.run, run_dir=command.run_dir, resume=command.resume)
     except (UsageError, ConfigError, ValueError) as err:
         print(f"memrl: error: {err}", file=sys.stderr)
         return 2
+    except MemoryError as err:
+        print(f"memrl: error: out of memory building the run ({err}); lower --num_envs, "
+              "config_env.eval_episodes or the replay sizes", file=sys.stderr)
+        return 2
+    except RunFileError as err:
+        print(f"memrl: error: {err}", file=sys.stderr)
+        return 1
     try:
         trainer.train()
-    except NonFiniteLossError as err:
+    except NonFiniteError as err:
         print(f"memrl: error: {err}", file=sys.stderr)
+        return 1
+    except RunFileError as err:
+        print(f"memrl: error: {err}; the run stopped with its last checkpoint and rows "
+              f"intact: free space, then memrl train --resume {trainer.run_dir}",
+              file=sys.stderr)
         return 1
     return 0
 

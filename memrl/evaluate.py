@@ -1,37 +1,62 @@
-"""`memrl eval RUN_DIR`: rebuild a run's agent from its newest checkpoint and play it greedily."""
+"""`memrl eval RUN_DIR`: rebuild a run's agent from its newest checkpoint and play it greedily.
+
+It plays from the newest checkpoint that is whole and finite (saying which it passed over and
+why), and only when config.json still describes the model that checkpoint holds.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from memrl import envs
-from memrl.agents import EnvSpec, TrainSpec, build_agent
+from memrl.agents import Agent, EnvSpec, TrainSpec, build_agent
+from memrl.args import OneLineParser, device, int_at_least, output_file
 from memrl.checkpoint import load_latest_checkpoint
 from memrl.collector import rollout
 from memrl.envs import BatchedEnv
+from memrl.integrity import IntegrityError, check_settings
 from memrl.render import episode_frames, save_gif
-from memrl.run_config import ConfigError, RunConfig
-from memrl.trainer import make_train_env, resolve_device
+from memrl.replay import EpisodeReplay
+from memrl.run_config import RESUME_FLAGS, ConfigError, RunConfig
+from memrl.trainer import check_finite_checkpoint, make_train_env, resolve_device
+from memrl.validate import check_memory
 
 
-def load_trained_agent(run_dir: Path, device: str = "auto"):
-    """(RunConfig, agent with the newest checkpoint's weights, episodes it had trained)."""
+@dataclass
+class TrainedAgent:
+    run: RunConfig
+    agent: Agent
+    env_spec: EnvSpec
+    episodes: int  # how many it had trained
+    checkpoint: Path
+    passed_over: list[str] = field(default_factory=list)  # newer checkpoints not used, and why
+
+
+def load_trained_agent(run_dir: Path, device: str = "auto") -> TrainedAgent:
+    """The run's agent with the weights of its newest usable checkpoint."""
     run = RunConfig.load(run_dir)
-    state = load_latest_checkpoint(run_dir)
-    if state is None:
+    loaded = load_latest_checkpoint(run_dir, check=check_finite_checkpoint)
+    if loaded is None:
         raise ConfigError(f"{run_dir} has no checkpoint yet (checkpoints/ckpt_*.pt); train "
                           "longer or lower --checkpoint_interval")
-    probe = envs.make(run.config_env, 1, 0)
-    agent = build_agent(run.config_rl, run.config_seq, EnvSpec.of(probe),
+    check_settings(Path(run_dir) / "config.json", run.to_dict(), loaded.state.get("config"),
+                   loaded.path, may_differ=RESUME_FLAGS)
+    spec = EnvSpec.of(envs.make(run.config_env, 1, 0))
+    agent = build_agent(run.config_rl, run.config_seq, spec,
                         TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
                         resolve_device(device), seed=run.seed)
-    agent.load_state_dict(state["agent"])
-    return run, agent, state["counters"]["episodes"]
+    try:
+        agent.load_state_dict(loaded.state["agent"])
+    except (RuntimeError, KeyError) as err:  # a checkpoint of another model size
+        raise IntegrityError(f"{loaded.path} does not fit the model config.json describes: "
+                             f"{str(err).splitlines()[0]}") from None
+    return TrainedAgent(run, agent, spec, loaded.state["counters"]["episodes"], loaded.path,
+                        [reason for _, reason in loaded.passed_over])
 
 
 def eval_env(run: RunConfig, n: int, seed: int, training_arrangement: bool = False) -> BatchedEnv:
@@ -48,39 +73,51 @@ def eval_env(run: RunConfig, n: int, seed: int, training_arrangement: bool = Fal
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="memrl eval", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="memrl eval", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a run folder written by memrl train")
-    parser.add_argument("--episodes", type=int, default=None,
+    parser.add_argument("--episodes", type=int_at_least(1), default=None,
                         help="greedy episodes (default: the run's config_env.eval_episodes)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=int_at_least(0), default=None,
                         help="env seed (default: the run's evaluation seed, seed + 42)")
     parser.add_argument("--training_arrangement", action="store_true",
                         help="Visual Match: place the colours as in the run's training env "
                              "(not a new arrangement per copy), to tell memory from matching "
                              "colours by appearance")
-    parser.add_argument("--render", type=Path, default=None, metavar="OUT.gif",
+    parser.add_argument("--render", type=output_file, default=None, metavar="OUT.gif",
                         help="also draw one episode into this GIF")
-    parser.add_argument("--device", default="auto")
-    args = parser.parse_args(argv)
-    try:
-        run, agent, trained = load_trained_agent(args.run_dir, args.device)
-    except (ConfigError, ValueError) as err:
-        print(f"memrl eval: error: {err}", file=sys.stderr)
+    parser.add_argument("--device", type=device, default="auto",
+                        help="auto, cpu or cuda[:N] (default auto)")
+    args = parser.parse_or_report(argv)
+    if args is None:
         return 2
-    n = args.episodes or run.config_env.eval_episodes
-    seed = run.seed + 42 if args.seed is None else args.seed
     try:
+        trained = load_trained_agent(args.run_dir, args.device)
+        run = trained.run
+        n = args.episodes or run.config_env.eval_episodes
+        seed = run.seed + 42 if args.seed is None else args.seed
+        spec = trained.env_spec
+        step = EpisodeReplay.step_bytes(spec.observation_space, spec.action_space)
+        check_memory({f"{n} episodes of {spec.max_episode_steps} steps":
+                      n * (spec.max_episode_steps + 1) * step}, "lower --episodes")
         env = eval_env(run, n, seed, args.training_arrangement)
-    except ConfigError as err:
+    except ValueError as err:  # ConfigError, CheckpointError, IntegrityError
         print(f"memrl eval: error: {err}", file=sys.stderr)
         return 2
+    for reason in trained.passed_over:
+        print(f"memrl eval: {reason}; playing {trained.checkpoint.name}", file=sys.stderr)
     with torch.no_grad():
-        episodes = rollout(env, agent, explore=False)
-    print(f"{args.run_dir}: {trained} episodes trained; {n} greedy episodes: "
+        episodes = rollout(env, trained.agent, explore=False)
+    print(f"{args.run_dir}: {trained.episodes} episodes trained; {n} greedy episodes: "
           f"return {episodes.returns.mean():.3f} +- {episodes.returns.std():.3f}, "
           f"success {episodes.success.mean():.2f}")
     if args.render is not None:
-        frames, total = episode_frames(eval_env(run, 1, seed, args.training_arrangement), agent)
-        path = save_gif(frames, args.render)
+        frames, total = episode_frames(eval_env(run, 1, seed, args.training_arrangement),
+                                       trained.agent)
+        try:
+            path = save_gif(frames, args.render)
+        except OSError as err:
+            print(f"memrl eval: error: could not write {args.render}: {err.strerror or err}",
+                  file=sys.stderr)
+            return 1
         print(f"drew one episode (return {total:.2f}, {len(frames)} frames) to {path}")
     return 0 if np.isfinite(episodes.returns).all() else 1

@@ -4,16 +4,19 @@ optionally TensorBoard scalars, and a progress bar for interactive runs."""
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from memrl.files import append_durable, write_atomic
+
 
 class ProgressLog:
-    """Appends rows to progress.csv; each row is flushed and fsynced so a killed run keeps it.
+    """Appends rows to progress.csv; each row is flushed and fsynced so a killed run keeps it,
+    and taken back off if that fails (a full disk), so the file holds whole rows only.
 
     The header is fixed by the first row; later rows must carry the same keys.
     """
@@ -43,23 +46,19 @@ class ProgressLog:
         path = Path(path)
         if not path.exists():
             return
-        lines = path.read_text().splitlines(keepends=True)
-        kept = lines[: 1 + rows] if rows > 0 else []
-        tmp = path.with_suffix(".csv.tmp")
-        tmp.write_text("".join(kept))
-        os.replace(tmp, path)
+        lines = path.read_bytes().splitlines(keepends=True)
+        write_atomic(path, b"".join(lines[: 1 + rows] if rows > 0 else []))
 
     def write(self, row: dict[str, Any]) -> None:
+        text = io.StringIO(newline="")
+        fieldnames = self.fieldnames or list(row)
         if self.fieldnames is None:
-            self.fieldnames = list(row)
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(self.fieldnames)
-        if set(row) != set(self.fieldnames):
-            raise ValueError(f"row keys {sorted(row)} differ from header {self.fieldnames}")
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, self.fieldnames).writerow(row)
-            f.flush()
-            os.fsync(f.fileno())
+            csv.writer(text).writerow(fieldnames)
+        if set(row) != set(fieldnames):
+            raise ValueError(f"row keys {sorted(row)} differ from header {fieldnames}")
+        csv.DictWriter(text, fieldnames).writerow(row)
+        append_durable(self.path, text.getvalue().encode())
+        self.fieldnames = fieldnames
         self._rows += 1
         # tqdm.write prints above a progress bar without breaking it (and plainly without one).
         tqdm.write(self.summary(row))

@@ -78,8 +78,8 @@ class EpisodeReplay:
         seed: int | None = None,
     ):
         self.max_episode_steps = T = int(max_episode_steps)
-        self.capacity = max(int(min_episodes), math.ceil(max_transitions / T))  # in T-episodes
-        self.num_slots = self.capacity * (T + 1)
+        self.num_slots = self.slots_for(T, max_transitions, min_episodes)
+        self.capacity = self.num_slots // (T + 1)  # in T-episodes
         self.action_shape, action_dtype = action_storage(action_space)
         self.no_action = no_action(action_space)
         self.obs = np.zeros((self.num_slots, *observation_space.shape),
@@ -98,6 +98,19 @@ class EpisodeReplay:
         self.rng = np.random.default_rng(seed)
         # (S, live records, cumulative valid starts): cached between adds for windowed sampling
         self._valid_starts: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    @staticmethod
+    def slots_for(max_episode_steps: int, max_transitions: int, min_episodes: int) -> int:
+        """Ring slots for max(min_episodes, max_transitions / T) episodes of T steps."""
+        T = int(max_episode_steps)
+        return max(int(min_episodes), math.ceil(max_transitions / T)) * (T + 1)
+
+    @staticmethod
+    def step_bytes(observation_space: gym.spaces.Box, action_space: gym.Space) -> int:
+        """Bytes a slot takes: observation, action, reward and terminal flag."""
+        action_shape, action_dtype = action_storage(action_space)
+        return (int(np.prod(observation_space.shape)) * np.dtype(observation_space.dtype).itemsize
+                + int(np.prod(action_shape)) * action_dtype.itemsize + 8)
 
     def __len__(self) -> int:
         return self.next_id - self.oldest

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ml_collections import ConfigDict
+
+from memrl.files import write_atomic
+from memrl.validate import check_config
 
 
 class ConfigError(ValueError):
@@ -28,6 +33,16 @@ class ConfigError(ValueError):
 # leaves of config_rl, so a run's rl config alone says how its agent is built; each algorithm
 # names the ones it accepts (Agent.switches).
 SWITCHES = ("shared_encoder", "freeze_critic", "freeze_all")
+
+# Where a damaged config.json can be restored from.
+SETTINGS_IN_CHECKPOINT = ("every checkpoint holds the run's settings too: torch.load(path, "
+                          "weights_only=False)['config']")
+
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")  # what --device may say
+
+# Flags that may change when a run is resumed: they change where and how fast, not what is
+# learned.
+RESUME_FLAGS = ("device", "threads", "compile")
 
 
 def set_switches(rl_cfg: ConfigDict, **switches: bool) -> None:
@@ -116,17 +131,20 @@ class RunConfig:
         need(seq_name in SEQ_MODELS,
              f"unknown sequence model {seq_name!r} (config_seq.model.seq_model_config.name); "
              f"choose one of {sorted(SEQ_MODELS)}")
-        seq_len = self.config_seq.sampled_seq_len
-        need(seq_len == -1 or seq_len >= 1,
-             f"config_seq.sampled_seq_len must be -1 (whole episodes) or >= 1, got {seq_len}")
+        for name in ("config_env", "config_rl", "config_seq"):
+            try:
+                check_config(name, getattr(self, name))
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+        need(0 <= self.seed < 2**63, f"--seed must be below 2**63, got {self.seed}")
         need(self.batch_size >= 1, f"--batch_size must be >= 1, got {self.batch_size}")
         need(self.train_episodes >= 0, f"--train_episodes must be >= 0, got {self.train_episodes}")
         need(self.start_training >= 1,
              f"--start_training (random warm-up episodes) must be >= 1, got {self.start_training}")
-        need(self.updates_per_step >= 0,
-             f"--updates_per_step must be >= 0, got {self.updates_per_step}")
+        need(0 <= self.updates_per_step < math.inf,
+             f"--updates_per_step must be >= 0 and finite, got {self.updates_per_step}")
         need(self.num_envs >= 1, f"--num_envs must be >= 1, got {self.num_envs}")
-        need(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+        need(bool(DEVICE_NAME.fullmatch(self.device)),
              f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
         need(self.precision in ("fp32", "bf16"),
              f"--precision must be fp32 or bf16, got {self.precision!r}")
@@ -137,8 +155,6 @@ class RunConfig:
              f"--keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         need(not self.tensorboard or importlib.util.find_spec("tensorboard") is not None,
              "--tensorboard needs the tensorboard package: pip install 'memrl[tensorboard]'")
-        for key in ("eval_interval", "eval_episodes"):
-            need(self.config_env[key] >= 1, f"config_env.{key} must be >= 1")
 
     def flags(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FLAG_NAMES} | dict(self.extra)
@@ -169,16 +185,30 @@ class RunConfig:
     def save(self, run_dir: Path, **facts: Any) -> None:
         """config.json: everything needed to repeat or resume the run, plus `facts` (T, ...)."""
         payload = self.to_dict() | facts | {"host": socket.gethostname()}
-        tmp = Path(run_dir) / "config.json.tmp"
-        tmp.write_text(json.dumps(payload, indent=2, default=_jsonable))
-        tmp.replace(Path(run_dir) / "config.json")
+        write_atomic(Path(run_dir) / "config.json",
+                     json.dumps(payload, indent=2, default=_jsonable))
 
     @classmethod
     def load(cls, run_dir: Path) -> RunConfig:
+        """The run config.json describes, checked as a new run's would be."""
         path = Path(run_dir) / "config.json"
-        if not path.exists():
-            raise ConfigError(f"{path} not found; --resume takes a run folder made by memrl")
-        return cls.from_dict(json.loads(path.read_text()))
+        if not path.is_file():
+            raise ConfigError(f"{path} not found; pass a run folder made by memrl train")
+        restore = f"restore it ({SETTINGS_IN_CHECKPOINT})"
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, OSError) as err:  # JSONDecodeError and UnicodeDecodeError included
+            raise ConfigError(f"{path} is not valid JSON ({err}); {restore}") from None
+        try:
+            run = cls.from_dict(data)
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
+            raise ConfigError(f"{path} is not a memrl run config ({type(err).__name__}: "
+                              f"{err}); {restore}") from None
+        try:
+            run.validate()
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+        return run
 
     def new_run_dir(self) -> Path:
         """logs/<env_type>/<variant>/<timestamp>+<pid> (with the SLURM job id when there is one)."""

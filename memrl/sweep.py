@@ -37,6 +37,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_collections import ConfigDict
+
+from memrl.args import OneLineParser, int_at_least, output_dir, positive_float
 from memrl.envs import TASKS, task_of
 from memrl.envs.task import Variant
 
@@ -237,7 +240,7 @@ def seq_model_names() -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="memrl sweep",
         description="Run a grid of trainings; run it again to skip finished runs and resume "
                     "unfinished ones. Train flags after `--` go to every new run.",
@@ -252,18 +255,20 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="SEQ", help=f"one or more of: {', '.join(seq_model_names())} "
                                        "(default: lstm gpt)")
     seeds = p.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", nargs="+", type=int, metavar="S")
-    seeds.add_argument("--num_seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    p.add_argument("--scale", type=float, default=1.0,
+    seeds.add_argument("--seeds", nargs="+", type=int_at_least(0), metavar="S")
+    seeds.add_argument("--num_seeds", type=int_at_least(1), default=3,
+                       help="seeds 0..N-1 (default 3)")
+    p.add_argument("--scale", type=positive_float, default=1.0,
                    help="factor on the paper's train_episodes, for quick versions (default 1)")
-    p.add_argument("--train_episodes", type=int,
+    p.add_argument("--train_episodes", type=int_at_least(1),
                    help="the same budget for every run instead of the table (needed for "
                         "lengths the table lacks)")
-    p.add_argument("--out", default="sweeps", help="sweep root (default: sweeps)")
+    p.add_argument("--out", type=output_dir, default="sweeps",
+                   help="sweep root (default: sweeps)")
     p.add_argument("--launcher", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", type=int,
+    p.add_argument("--workers", type=int_at_least(1),
                    help="local: runs at once (default: cores // threads_per_run)")
-    p.add_argument("--threads_per_run", type=int, default=1,
+    p.add_argument("--threads_per_run", type=int_at_least(1), default=1,
                    help="torch CPU threads per run, and Ray CPUs per task (default 1)")
     p.add_argument("--ray_address", default=os.environ.get("RAY_ADDRESS"),
                    help="Ray cluster to join, host:port or ray://host:10001 (default: "
@@ -273,22 +278,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if args.scale <= 0:
-        raise SweepError(f"--scale must be > 0, got {args.scale}")
-    if args.threads_per_run < 1:
-        raise SweepError(f"--threads_per_run must be >= 1, got {args.threads_per_run}")
-    if args.workers is not None and args.workers < 1:
-        raise SweepError(f"--workers must be >= 1, got {args.workers}")
-    if args.seeds is None and args.num_seeds < 1:
-        raise SweepError(f"--num_seeds must be >= 1, got {args.num_seeds}")
-    if args.train_episodes is not None and args.train_episodes < 1:
-        raise SweepError(f"--train_episodes must be >= 1, got {args.train_episodes}")
+    """What the argument types cannot see alone: repeats (two runs in one folder) and lengths
+    each task would refuse."""
+    for flag, values in (("--tasks", args.tasks), ("--lengths", args.lengths),
+                         ("--seq_models", args.seq_models), ("--seeds", args.seeds)):
+        repeated = sorted({str(v) for v in values or () if list(values).count(v) > 1})
+        if repeated:
+            raise SweepError(f"{flag} lists {', '.join(repeated)} more than once")
+    for env_type in args.tasks:
+        task = task_of(env_type)
+        for length in args.lengths or ():
+            try:
+                task.variant(ConfigDict({"env_type": env_type, task.variant_key: length}))
+            except ValueError as err:
+                raise SweepError(f"--lengths {length} for {env_type}: {err}") from None
+            except (AttributeError, KeyError):
+                pass  # the task's check reads more of its config: each run checks it then
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    args = _parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args = _parser().parse_or_report(argv[:argv.index("--")] if "--" in argv else argv)
+    if args is None:
+        return 2
     try:
         _check(args)
         runs = build_runs(args, extra)

@@ -20,6 +20,12 @@ Both checkpoint at evaluations (at most every checkpoint_interval seconds) and a
 write summary.json when done. Whoever watches a run (benchmarks, tests, a user's code)
 registers with `add_callback`: on "row" it is called with each logged row, on "collect" with
 each collection of episodes.
+
+What can go wrong is stopped where it starts: one process writes a run at a time (a lock in
+the run folder); a resume uses the newest checkpoint that is whole and only if config.json and
+progress.csv still agree with it; a checkpoint is written only when weights and optimiser
+state are finite, so a run that turns non-finite stops with its last good checkpoint; a failed
+write (disk full) leaves the previous version of the file and stops the run naming it.
 """
 
 from __future__ import annotations
@@ -37,16 +43,36 @@ import torch
 
 from memrl import envs
 from memrl.agents import EnvSpec, TrainSpec, build_agent
-from memrl.checkpoint import load_latest_checkpoint, save_checkpoint
+from memrl.checkpoint import (
+    CheckpointError,
+    LoadedCheckpoint,
+    list_checkpoints,
+    load_latest_checkpoint,
+    save_checkpoint,
+)
 from memrl.collector import Episodes, rollout
 from memrl.envs import ENV_STEPS, BatchedEnv
+from memrl.files import file_in_the_way, write_atomic, writing
+from memrl.integrity import (
+    IntegrityError,
+    check_progress,
+    check_settings,
+    nonfinite_entries,
+    rows_digest,
+    settings_copy,
+)
 from memrl.logger import ProgressLog, progress_bar
 from memrl.replay import EpisodeReplay
-from memrl.run_config import ConfigError, RunConfig
+from memrl.run_config import RESUME_FLAGS, ConfigError, RunConfig
+from memrl.runlock import RunLock
+from memrl.validate import check_memory
+
+SUMMARY_FILE = "summary.json"  # written when a run finishes: its presence marks it finished
+PROGRESS_FILE = "progress.csv"
 
 
-class NonFiniteLossError(FloatingPointError):
-    pass
+class NonFiniteError(FloatingPointError):
+    """Losses, weights or optimiser state turned NaN or inf; the run stops there."""
 
 
 def idle_cores() -> int:
@@ -84,16 +110,50 @@ class Trainer:
     def __init__(self, run: RunConfig, run_dir: Path | None = None, resume: bool = False):
         run.validate()
         self.run = run
+        self.run_dir = Path(run_dir) if run_dir is not None else run.new_run_dir()
+        # Only the process holding the lock writes the run. A resume takes it first, then
+        # checks the run's files agree before anything is built from them.
+        self._lock = RunLock(self.run_dir)
+        resumed = self._open_to_resume() if resume else None
+        try:
+            try:
+                self._build(run)
+            except (AttributeError, KeyError) as err:
+                if not resume:
+                    raise
+                # A run with a checkpoint was compared with its copy of the settings above;
+                # one killed before its first checkpoint has only config.json to go by.
+                raise ConfigError(f"{self.run_dir / 'config.json'} lacks a setting the run "
+                                  f"needs ({err}); restore it or start the run again") from None
+            # Everything above can fail on bad input; only from here on is anything written.
+            if resume:
+                self._continue(resumed)
+            else:
+                self._begin()
+            self.log = ProgressLog(
+                self.run_dir / PROGRESS_FILE, echo_rows=run.debug,
+                tensorboard_dir=self.run_dir / "tensorboard" if run.tensorboard else None,
+            )
+        except BaseException:
+            self._lock.release()
+            raise
+        self._start = time.perf_counter()
+        self._last_checkpoint = self._start
+
+    def _build(self, run: RunConfig) -> None:
+        """Envs, replay and agent, counters at zero (a resume then loads its checkpoint)."""
         torch.set_num_threads(run.threads or idle_cores())
         torch.manual_seed(run.seed)
         self.device = resolve_device(run.device)
 
         _, replay_seed, agent_seed, warmup_seed = stream_seeds(run.seed)
         self.task = run.task
+        # One copy first: the run's size (T, spaces) is checked before N copies are built.
+        check_memory(*memory_needs(run, envs.make(run.config_env, 1, 0)))
         self.env = make_train_env(run)
+        self.T = self.env.max_episode_steps
         self.eval_env = envs.make(run.config_env, run.config_env.eval_episodes, run.seed + 42)
         self.warmup_rng = np.random.default_rng(warmup_seed)
-        self.T = self.env.max_episode_steps
         rl = run.config_rl
         self.replay = EpisodeReplay(
             self.T, self.env.observation_space, self.env.action_space,
@@ -128,28 +188,69 @@ class Trainer:
         self._timers: dict[str, float] = defaultdict(float)
         self._bar = progress_bar(0, 0, show=False)  # train() replaces it with a live one
 
-        # Everything above can fail on bad input; only from here on is anything written.
-        if resume:
-            self.run_dir = Path(run_dir)
-            state = load_latest_checkpoint(self.run_dir)
-            if state is not None:
-                self.load_state_dict(state)
-            ProgressLog.truncate(self.run_dir / "progress.csv",
-                                 state["csv_rows"] if state else 0)
-        else:
-            self.run_dir = Path(run_dir) if run_dir is not None else run.new_run_dir()
-            if (self.run_dir / "config.json").exists():
-                raise ConfigError(f"{self.run_dir} already holds a run; continue it with "
-                                  f"--resume {self.run_dir} or choose another --run_dir")
+    def _begin(self) -> None:
+        """A new run: its folder, locked, then config.json (refused where a run already is)."""
+        try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            run.save(self.run_dir, max_episode_steps=self.T, device=str(self.device),
-                     torch_version=torch.__version__)
-        self.log = ProgressLog(
-            self.run_dir / "progress.csv", echo_rows=run.debug,
-            tensorboard_dir=self.run_dir / "tensorboard" if run.tensorboard else None,
-        )
-        self._start = time.perf_counter()
-        self._last_checkpoint = self._start
+        except OSError as err:
+            blocker = file_in_the_way(self.run_dir)
+            why = f"{blocker} is a file" if blocker else err.strerror or str(err)
+            raise ConfigError(f"cannot make the run folder {self.run_dir}: {why} (see "
+                              "--save_dir / --run_dir)") from None
+        self._take_lock()
+        if (self.run_dir / "config.json").exists():
+            raise ConfigError(f"{self.run_dir} already holds a run; continue it with "
+                              f"--resume {self.run_dir} or choose another --run_dir")
+        self.run.save(self.run_dir, max_episode_steps=self.T, device=str(self.device),
+                      torch_version=torch.__version__)
+
+    def _open_to_resume(self) -> LoadedCheckpoint | None:
+        """Lock the run and find the newest whole checkpoint, once config.json and
+        progress.csv are known to agree with it (None: the run has no checkpoint yet)."""
+        if (self.run_dir / SUMMARY_FILE).exists():
+            raise ConfigError(f"{self.run_dir} is finished ({SUMMARY_FILE}); nothing to resume")
+        self._take_lock()
+        try:
+            loaded = load_latest_checkpoint(self.run_dir, check=check_finite_checkpoint)
+            if loaded is not None:
+                check_settings(self.run_dir / "config.json", self.run.to_dict(),
+                               loaded.state.get("config"), loaded.path, may_differ=RESUME_FLAGS)
+                check_progress(self.run_dir / PROGRESS_FILE, loaded.state["csv_rows"],
+                               loaded.state.get("csv_digest"), loaded.path)
+        except BaseException:
+            self._lock.release()
+            raise
+        return loaded
+
+    def _continue(self, loaded: LoadedCheckpoint | None) -> None:
+        """Take up the checkpoint's state; rows written after it are dropped (they will be
+        written again)."""
+        rows = 0
+        if loaded is not None:
+            try:
+                self.load_state_dict(loaded.state)
+            except (RuntimeError, KeyError, ValueError) as err:  # a checkpoint of another model
+                raise IntegrityError(f"{loaded.path} does not fit the run config.json "
+                                     f"describes: {str(err).splitlines()[0]}") from None
+            self._set_aside(loaded)
+            rows = loaded.state["csv_rows"]
+        ProgressLog.truncate(self.run_dir / PROGRESS_FILE, rows)
+
+    def _take_lock(self) -> None:
+        stale = self._lock.acquire()
+        if stale:
+            print(f"[memrl] {self.run_dir}: taking over the lock left by {stale} (a process "
+                  "that was stopped)", flush=True)
+
+    @staticmethod
+    def _set_aside(loaded: LoadedCheckpoint) -> None:
+        """Rename newer checkpoints that could not be used to *.unusable: kept for a look, out
+        of the way of resuming and of pruning."""
+        for path, reason in loaded.passed_over:
+            with writing(path):
+                path.rename(path.with_name(path.name + ".unusable"))
+            print(f"[memrl] {reason}; renamed it {path.name}.unusable, resuming from "
+                  f"{loaded.path.name}", flush=True)
 
     @property
     def total_episodes(self) -> int:
@@ -174,17 +275,32 @@ class Trainer:
     def train(self) -> Path:
         print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, "
               f"{torch.get_num_threads()} torch threads)", flush=True)
-        if self.by_env_steps:
-            self._bar = progress_bar(self.total_env_steps, self.env_steps, unit="step")
-            self._train_by_env_steps()
+        try:
+            if self.by_env_steps:
+                self._bar = progress_bar(self.total_env_steps, self.env_steps, unit="step")
+                self._train_by_env_steps()
+            else:
+                self._bar = progress_bar(self.total_episodes, self.episodes)
+                self._train_by_episodes()
+            self.checkpoint()
+            self._write_summary()
+        finally:
+            self._bar.close()
+            self.close()
+        progress = self.run_dir / PROGRESS_FILE
+        if progress.exists():
+            print(f"[memrl] done: {progress}", flush=True)
         else:
-            self._bar = progress_bar(self.total_episodes, self.episodes)
-            self._train_by_episodes()
-        self._bar.close()
-        self.checkpoint()
-        self._write_summary()
-        print(f"[memrl] done: {self.run_dir / 'progress.csv'}", flush=True)
+            _, period = self._eval_clock()
+            unit = "env steps" if self.by_env_steps else "episodes"
+            print(f"[memrl] done: {self.run_dir} (no progress.csv: the run ended before its "
+                  f"first evaluation, which comes after {period} {unit})", flush=True)
         return self.run_dir
+
+    def close(self) -> None:
+        """Release the run's lock, so another process may write it (train() does this when
+        it ends; a Trainer used step by step, as the benchmarks do, calls it when done)."""
+        self._lock.release()
 
     def _train_by_episodes(self) -> None:
         if not self.warmup_done:
@@ -265,7 +381,7 @@ class Trainer:
         bad = [name for name in self.agent.metric_names
                if math.isinf(row[name]) or (math.isnan(row[name]) and had_updates)]
         if bad:
-            raise NonFiniteLossError(
+            raise NonFiniteError(
                 f"non-finite {', '.join(bad)} by update {self.updates} (rows so far are saved "
                 f"in {self.run_dir / 'progress.csv'}); lower the learning rate "
                 f"(--config_rl.critic_lr) or clip gradients (--config_seq.clip True)"
@@ -308,7 +424,20 @@ class Trainer:
     # ---- checkpoints -------------------------------------------------------------------------
 
     def checkpoint(self) -> Path:
-        path = save_checkpoint(self.run_dir, self.episodes, self.state_dict(),
+        """Save the state, unless weights or optimiser state are non-finite: then the run stops
+        (NonFiniteError) with its last good checkpoint as the newest."""
+        state = self.state_dict()
+        bad = nonfinite_entries({"agent": state["agent"], "agent_extra": state["agent_extra"]})
+        if bad:
+            kept = list_checkpoints(self.run_dir)
+            last = f"the newest checkpoint is still {kept[-1]}" if kept else "no checkpoint saved"
+            more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+            raise NonFiniteError(
+                f"non-finite values in {bad[0]}{more} by update {self.updates}; not saved "
+                f"({last}; progress.csv rows are kept); lower the learning rate "
+                f"(--config_rl.critic_lr) or clip gradients (--config_seq.clip True)"
+            )
+        path = save_checkpoint(self.run_dir, self.episodes, state,
                                keep=self.run.keep_checkpoints)
         self._last_checkpoint = time.perf_counter()
         return path
@@ -332,6 +461,9 @@ class Trainer:
             "train_returns": list(self._train_returns),
             "train_successes": list(self._train_successes),
             "csv_rows": self.log.rows_written(),
+            # What a resume checks config.json and progress.csv against.
+            "csv_digest": rows_digest(self.log.path, self.log.rows_written()),
+            "config": settings_copy(self.run.to_dict()),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -361,9 +493,7 @@ class Trainer:
             "episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
             "wall_time": round(self.wall_time, 3), "time_split": self.time_split(),
         }
-        tmp = self.run_dir / "summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(self.run_dir / "summary.json")
+        write_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
 
     def time_split(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self._timers.items()}
@@ -388,6 +518,32 @@ def stream_seeds(seed: int) -> list[np.random.SeedSequence]:
     """Independent random streams per concern, all derived from the run seed: the training
     env, replay sampling, the agent, the random warm-up."""
     return np.random.SeedSequence(seed).spawn(4)
+
+
+def check_finite_checkpoint(state: dict, path: Path) -> None:
+    """A checkpoint with NaN or inf weights or optimiser state is not one to continue or play
+    from (runs since this check never save one; older runs may have)."""
+    bad = nonfinite_entries({"agent": state.get("agent"), "agent_extra": state.get("agent_extra")})
+    if bad:
+        raise CheckpointError(f"{path} holds non-finite values ({bad[0]})")
+
+
+def memory_needs(run: RunConfig, env: BatchedEnv) -> tuple[dict[str, int], str]:
+    """What a run allocates up front (replay, the rollouts of training and evaluation, one
+    batch), for validate.check_memory, and what to lower when it is too much."""
+    T = env.max_episode_steps
+    step = EpisodeReplay.step_bytes(env.observation_space, env.action_space)
+    rl = run.config_rl
+    slots = EpisodeReplay.slots_for(T, rl.replay_buffer_size, rl.replay_buffer_num_episodes)
+    window = T if run.config_seq.sampled_seq_len == -1 else run.config_seq.sampled_seq_len
+    needs = {
+        f"replay of max(config_rl.replay_buffer_num_episodes, config_rl.replay_buffer_size / T) "
+        f"episodes of T = {T} steps": slots * step,
+        "rollouts of --num_envs + config_env.eval_episodes episodes":
+            (run.num_envs + run.config_env.eval_episodes) * (T + 1) * step,
+        "a batch of --batch_size windows": 2 * run.batch_size * (window + 1) * step,
+    }
+    return needs, f"lower config_env.{run.task.variant_key} or the sizes named"
 
 
 def make_train_env(run: RunConfig) -> BatchedEnv:

@@ -3,6 +3,7 @@ resume unfinished, keep going past a failure), and the Ray launcher on a loopbac
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def test_bad_arguments_are_one_line_errors(capsys):
     err = capsys.readouterr().err
     assert "no budget for tmaze_active L=7" in err and "--train_episodes" in err
     assert sweep.main(["--tasks", "tmaze_passive", "--scale", "0", "--dry_run"]) == 2
-    assert "--scale must be > 0" in capsys.readouterr().err
+    assert "--scale: must be > 0" in capsys.readouterr().err
 
 
 # --- real local sweeps ----------------------------------------------------------------------
@@ -187,14 +188,17 @@ def test_ray_sweep_on_a_local_head(tmp_path, short_temp_dir):
     sweep_cmd = [sys.executable, "-m", "memrl.sweep", *TINY, "--lengths", "2", "--seeds", "0",
                  "1", "--out", str(out), "--launcher", "ray",
                  "--ray_address", f"127.0.0.1:{port}"]
+    # Ray's command line as this interpreter's own module: `ray` by name may be another
+    # environment's, or missing when the venv is not activated.
+    ray = f"{shlex.quote(sys.executable)} -m ray.scripts.scripts"
     script = "\n".join([
         "ip link set lo up",
-        (f"ray start --head --port {port} --num-cpus 2 --include-dashboard=false "
+        (f"{ray} start --head --port {port} --num-cpus 2 --include-dashboard=false "
          f"--disable-usage-stats --temp-dir {short_temp_dir} > {tmp_path}/ray_start.log 2>&1 "
          "|| exit 90"),
-        " ".join(sweep_cmd),
+        shlex.join(sweep_cmd),
         "code=$?",
-        "ray stop --force > /dev/null 2>&1",
+        f"{ray} stop --force > /dev/null 2>&1",
         "exit $code",
     ])
     env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}

@@ -7,7 +7,7 @@ import pytest
 from conftest import seed_command
 
 from memrl.cli import parse_train_args
-from memrl.trainer import NonFiniteLossError, Trainer
+from memrl.trainer import NonFiniteError, Trainer
 
 TIMING_COLUMNS = {"wall_time", "fps"}
 
@@ -56,7 +56,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_rows(tmp_path):
     trainer = Trainer(run)
     for group in trainer.agent.optimizer.param_groups:
         group["lr"] = float("nan")
-    with pytest.raises(NonFiniteLossError, match="critic_lr"):
+    with pytest.raises(NonFiniteError, match="critic_lr"):
         trainer.train()
     rows = read_rows(trainer.run_dir)
     assert rows and rows[-1]["critic_loss"] in ("nan", "inf")

@@ -17,10 +17,11 @@ from memrl.analysis.aggregate import (
 )
 from memrl.analysis.plots import plot_aggregation, plot_curves
 from memrl.analysis.runs import CONFIG_FILE, PROGRESS_FILE, load_runs
+from memrl.args import OneLineParser, int_at_least, output_dir, positive_float
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="memrl plot",
         description="Aggregate run folders as Ni et al. (2023) do: smooth each run over 10 "
         "evaluations, score it by the last 5%% of its curve, average over seeds with 95%% "
@@ -28,17 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("logs_dir", metavar="LOGS_DIR",
                         help="folder holding run folders at any depth (training's --save_dir)")
-    parser.add_argument("--out", default=None, help="output folder (default LOGS_DIR/plots)")
+    parser.add_argument("--out", type=output_dir, default=None,
+                        help="output folder (default LOGS_DIR/plots)")
     parser.add_argument("--metric", default=None,
                         help="progress.csv column to score (default: return for T-Maze, "
                         "success for visual_match and key_to_door)")
-    parser.add_argument("--horizon", type=float, default=None,
+    parser.add_argument("--horizon", type=positive_float, default=None,
                         help="env steps the curves run to (default: the furthest run of each "
                         "(task, L)); runs stopping before 90%% of it are left out")
     parser.add_argument("--env_type", nargs="+", default=None,
                         help="only these tasks, e.g. tmaze_passive visual_match")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--reps", type=int, default=BOOTSTRAP_REPS,
+    parser.add_argument("--seed", type=int_at_least(0), default=0,
+                        help="seed of the bootstrap")
+    parser.add_argument("--reps", type=int_at_least(1), default=BOOTSTRAP_REPS,
                         help="bootstrap resamples (default %(default)s)")
     return parser
 
@@ -70,8 +73,11 @@ def _plot(args: argparse.Namespace) -> int:
     aggregates = aggregate_table(groups, reps=args.reps, seed=args.seed)
 
     out = Path(args.out) if args.out else logs_dir / "plots"
-    written = plot_curves(groups, out, seed=args.seed) + plot_aggregation(scores, out)
-    written += write_table(scores, out, "scores") + write_table(aggregates, out, "aggregates")
+    try:
+        written = plot_curves(groups, out, seed=args.seed) + plot_aggregation(scores, out)
+        written += write_table(scores, out, "scores") + write_table(aggregates, out, "aggregates")
+    except OSError as err:
+        return _error(f"could not write to {out}: {err.strerror or err}")
 
     print("\nfinal scores (mean over seeds of the last 5% of each smoothed curve, 95% CI):")
     print(to_markdown(scores.drop(columns="horizon")))
@@ -84,7 +90,9 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_or_report(argv)
+    if args is None:
+        return 2
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = lambda message, *_, **__: print(f"warning: {message}",
