@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         episodes = rollout(env, trained.agent, explore=False)
     print(f"{args.run_dir}: {trained.episodes} episodes trained; {n} greedy episodes: "
           f"return {episodes.returns.mean():.3f} +- {episodes.returns.std():.3f}, "
-          f"success {episodes.success.mean():.2f}")
+          f"length {episodes.lengths.mean():.1f}"
+          + ("" if np.isnan(episodes.success).all() else
+             f", success {np.nanmean(episodes.success):.2f}"))
     if args.render is not None:
         frames, total = episode_frames(eval_env(run, 1, seed, args.training_arrangement),
                                        trained.agent)
