@@ -1,5 +1,6 @@
 """Sequence models. Add one by writing a `SequenceModel` (see base.py) with a
-`from_config(cfg, input_size, max_seq_len)` classmethod and one line in `SEQ_MODELS`."""
+`from_config(cfg, input_size, max_seq_len)` classmethod and one line in `SEQ_MODELS`, plus
+configs/seq_models/<name>_default.py and <name>_cnn.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from memrl.nets.seq.base import SequenceModel
 from memrl.nets.seq.gpt import GPT
 from memrl.nets.seq.lstm import LSTM
 
-# config_seq.model.seq_model_config.name -> class
+# config_seq.model.seq_model_config.name -> class, in the order plots and tables list them.
 SEQ_MODELS: dict[str, type[SequenceModel]] = {
     "lstm": LSTM,
     "gpt": GPT,
