@@ -8,12 +8,16 @@ from ml_collections import ConfigDict
 
 from memrl.nets.seq.base import SequenceModel
 from memrl.nets.seq.gpt import GPT
+from memrl.nets.seq.gru import GRU
 from memrl.nets.seq.lstm import LSTM
+from memrl.nets.seq.mlp import MLP
 
 # config_seq.model.seq_model_config.name -> class, in the order plots and tables list them.
 SEQ_MODELS: dict[str, type[SequenceModel]] = {
     "lstm": LSTM,
     "gpt": GPT,
+    "gru": GRU,
+    "mlp": MLP,
 }
 
 
