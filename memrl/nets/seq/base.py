@@ -56,3 +56,29 @@ class SequenceModel(nn.Module, abc.ABC):
         outputs, state = self(inputs.unsqueeze(0), state)
         return outputs.squeeze(0), state
 
+
+class LayerStack(SequenceModel):
+    """The shape the newer models share: a linear projection of the inputs to `width`, layers
+    that each map (T, B, width) and their own state to (T, B, width) and their next state
+    (`layer(u, state_or_None)`, `layer.initial_state(batch_size, device)`), a final norm."""
+
+    def __init__(self, input_size: int, width: int, layers: list[nn.Module], norm: nn.Module):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, width
+        self.embed = nn.Linear(input_size, width)
+        self.layers = nn.ModuleList(layers)
+        self.norm = norm
+
+    def forward(
+        self, inputs: torch.Tensor, state: tuple | None = None
+    ) -> tuple[torch.Tensor, tuple]:
+        # The residual stream stays fp32 under bf16 autocast; the layers' matmuls still use bf16.
+        h = self.embed(inputs).float()
+        finals = []
+        for i, layer in enumerate(self.layers):
+            h, layer_state = layer(h, None if state is None else state[i])
+            finals.append(layer_state)
+        return self.norm(h), tuple(finals)
+
+    def initial_state(self, batch_size: int, device: torch.device | str) -> tuple:
+        return tuple(layer.initial_state(batch_size, device) for layer in self.layers)
