@@ -207,7 +207,8 @@ MEMORYLESS = {"mlp"}
 
 
 def train(tmp_path, seq: str, extra: str) -> Trainer:
-    run = parse_train_args(seed_command(seq=f"{seq}_default", extra=f"{extra} --save_dir {tmp_path}"))
+    run = parse_train_args(seed_command(seq=f"{seq}_default",
+                                        extra=f"{extra} --save_dir {tmp_path}"))
     trainer = Trainer(run)
     trainer.train()
     return trainer

@@ -29,8 +29,20 @@ from torch import nn
 from memrl.nets.seq.base import LayerStack
 from memrl.nets.seq.scan import linear_scan
 
-# Per layer: the last d_conv - 1 conv inputs (d_conv - 1, B, d_inner), the SSM state (B, d_inner, N).
+# Per layer: the last d_conv - 1 conv inputs (d_conv - 1, B, d_inner) and h (B, d_inner, N).
 LayerState = tuple[torch.Tensor, torch.Tensor]
+
+
+class RMSNorm(nn.Module):
+    """x / rms(x) * weight, Mamba's norm (written out: nn.RMSNorm needs torch 2.4)."""
+
+    def __init__(self, width: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 class MambaLayer(nn.Module):
@@ -40,7 +52,7 @@ class MambaLayer(nn.Module):
         d_inner = expand * width
         self.d_inner, self.d_state, self.d_conv = d_inner, d_state, d_conv
         self.dt_rank = math.ceil(width / 16)
-        self.norm = nn.RMSNorm(width)
+        self.norm = RMSNorm(width)
         self.in_proj = nn.Linear(width, 2 * d_inner, bias=False)
         # Depthwise causal conv, as nn.Conv1d(d_inner, d_inner, d_conv, groups=d_inner) would
         # be initialised; kept as a weight so a step can apply it to its carried window.
@@ -96,7 +108,7 @@ class Mamba(LayerStack):
     def __init__(self, input_size: int, width: int = 64, d_state: int = 16, d_conv: int = 4,
                  expand: int = 2, n_layer: int = 2):
         layers = [MambaLayer(width, d_state, d_conv, expand, n_layer) for _ in range(n_layer)]
-        super().__init__(input_size, width, layers, nn.RMSNorm(width))
+        super().__init__(input_size, width, layers, RMSNorm(width))
 
     @classmethod
     def from_config(cls, cfg: ConfigDict, input_size: int, max_seq_len: int) -> Mamba:
