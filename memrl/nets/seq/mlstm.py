@@ -16,9 +16,9 @@ Training uses the parallel form: with F_t = sum of log f up to t, step s enters 
 exp(F_t - F_s + i~_s), a causal (T, T) matrix like attention's, and the state carried in with
 weight exp(F_t + m_0); O(T^2) per window. The final state is the same weighted sum at t = T-1.
 Acting runs windows of one step, which is the recurrent form: O(d^2) per head and step, the same
-at every t. The layer is xLSTM's mLSTM cell in a pre-LayerNorm residual block, with a per-head
-normalisation of h as xLSTM's block has, without the block's causal convolution and
-up-projection (so the whole state is C, n, m).
+at every t. The layer is xLSTM's mLSTM cell in a pre-LayerNorm residual block; as in xLSTM's
+block, each head's readout is normalised (before the output gate here), and the block's causal
+convolution and up-projection are left out, so the whole state is C, n and m.
 """
 
 from __future__ import annotations
