@@ -97,9 +97,9 @@ def measure(workload: str, updates: int, extra: str) -> dict:
     }
 
 
-def gpt_act_cost(extra: str) -> dict:
-    """Mean time of one batch-1 GPT acting step at t = 10 and at t = 1500 (KV cache)."""
-    trainer = make_trainer("tmaze_passive", 1500, "gpt", extra)
+def act_cost(seq: str, extra: str) -> dict:
+    """Mean time of one batch-1 acting step at t = 10 and at t = 1500 (GPT: KV cache)."""
+    trainer = make_trainer("tmaze_passive", 1500, seq, extra)
     agent = trainer.agent
     obs = torch.zeros(1, 2).numpy()
     prev_action, prev_reward = torch.zeros(1, dtype=torch.long).numpy(), obs[:, 0]
@@ -108,16 +108,11 @@ def gpt_act_cost(extra: str) -> dict:
     for t in range(1501):
         if t in (10, 1500):
             start = time.perf_counter()
-            for _ in range(50):  # the step is repeated on a copy of the same cache position
-                agent.act(obs, prev_action, prev_reward, _fork(state), explore=False)
+            for _ in range(50):  # the same step again: states are values, never written into
+                agent.act(obs, prev_action, prev_reward, state, explore=False)
             cost[t] = 1000 * (time.perf_counter() - start) / 50
         _, state = agent.act(obs, prev_action, prev_reward, state, explore=False)
     return {"act_ms_t10": cost[10], "act_ms_t1500": cost[1500]}
-
-
-def _fork(state):
-    keys, values, t = state
-    return type(state)(keys.clone(), values.clone(), t)
 
 
 def main() -> None:
@@ -139,7 +134,8 @@ def main() -> None:
         return
 
     if args.one:
-        result = gpt_act_cost(args.extra) if args.one == "act" else \
+        kind, _, seq = args.one.partition(":")  # "act:<seq>" or a workload
+        result = act_cost(seq, args.extra) if kind == "act" else \
             measure(args.one, args.updates, args.extra)
         print(json.dumps(result))
         return
@@ -148,7 +144,7 @@ def main() -> None:
           f"{'upd/s':>6} "
           f"{'sample ms':>9} {'collect st/s':>12} {'env %':>5} {'act ms/st':>9} "
           f"{'peak MB':>8}")
-    for workload in args.workloads + ([] if args.no_act_cost else ["act"]):
+    for workload in args.workloads + ([] if args.no_act_cost else ["act:gpt"]):
         proc = subprocess.run(
             [sys.executable, __file__, "--one", workload, "--updates", str(args.updates),
              "--extra", args.extra], capture_output=True, text=True, check=False)
@@ -156,7 +152,7 @@ def main() -> None:
             print(f"{workload:<24} failed: {proc.stderr.strip().splitlines()[-1:]}")
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
-        if workload == "act":
+        if workload == "act:gpt":
             print(f"GPT acting, batch 1: {r['act_ms_t10']:.3f} ms/step at t=10, "
                   f"{r['act_ms_t1500']:.3f} ms/step at t=1500 "
                   f"(ratio {r['act_ms_t1500'] / r['act_ms_t10']:.2f})")

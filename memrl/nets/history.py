@@ -76,7 +76,7 @@ class HistoryEncoder(nn.Module):
     def forward(
         self, obs: torch.Tensor, prev_actions: torch.Tensor, prev_rewards: torch.Tensor
     ) -> torch.Tensor:
-        return self.seq_model(self.embed(obs, prev_actions, prev_rewards))
+        return self.seq_model(self.embed(obs, prev_actions, prev_rewards))[0]
 
     def initial_state(self, batch_size: int, device: torch.device | str) -> State:
         return self.seq_model.initial_state(batch_size, device)

@@ -1,9 +1,17 @@
 """The one interface every sequence model implements.
 
-Training runs a whole window at once (`forward`), acting runs one step at a time with a carried
-state (`step`: the LSTM's (h, c), the GPT's key/value cache). Both start from the same empty
-state at the first step of the window, so, in eval mode, stepping through a sequence gives the
-same outputs as running it whole (tests/test_seq_models.py checks this for every model).
+A model runs a window from a state and returns its outputs and the final state (`forward`);
+acting runs one step at a time from a state (`step`). States are values: a model never writes
+into the state it was given, so a state can be kept, replayed or branched freely. The contract
+(tests/test_seq_zoo.py checks it for every registered model):
+
+- `forward(x, None)` starts from the empty state, `initial_state(B, device)`;
+- continuing from a returned state equals running the concatenated window:
+  `forward(x2, forward(x1, s)[1])[0] == forward(cat(x1, x2), s)[0][len(x1):]`;
+- in eval mode, stepping through a window gives the same outputs as running it whole.
+
+Starting from a state is what burn-in and stored-state replay need; today's training starts
+every window from the empty state and acting starts each episode from it.
 """
 
 from __future__ import annotations
@@ -12,25 +20,65 @@ import abc
 from typing import Any
 
 import torch
+from ml_collections import ConfigDict
 from torch import nn
 
-State = Any
+State = Any  # a model's own pytree of tensors (and ints); opaque to everyone else
 
 
 class SequenceModel(nn.Module, abc.ABC):
     """Causal map from input vectors (T, B, input_size) to hidden states (T, B, hidden_size)."""
 
+    display_name: str  # how plots and tables name the model, e.g. "LSTM"
     input_size: int
     hidden_size: int
 
+    @classmethod
     @abc.abstractmethod
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Whole-sequence pass from the empty state: (T, B, input_size) -> (T, B, hidden_size)."""
+    def from_config(cls, cfg: ConfigDict, input_size: int, max_seq_len: int) -> SequenceModel:
+        """Build from config_seq.model.seq_model_config; `max_seq_len` is the longest input
+        sequence seen in training (the window plus the zero-prepended step)."""
+
+    @abc.abstractmethod
+    def forward(
+        self, inputs: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """Run a window (T, B, input_size) from `state` (None: the empty state); return the
+        outputs (T, B, hidden_size) and the state after the last step."""
 
     @abc.abstractmethod
     def initial_state(self, batch_size: int, device: torch.device | str) -> State:
         """The empty state for `batch_size` new sequences."""
 
-    @abc.abstractmethod
     def step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One step: (B, input_size) and a state -> (B, hidden_size) and the next state."""
+        """One step for acting: (B, input_size) and a state -> (B, hidden_size) and the next
+        state. A window of length 1; models override it where a step has a cheaper form."""
+        outputs, state = self(inputs.unsqueeze(0), state)
+        return outputs.squeeze(0), state
+
+
+class LayerStack(SequenceModel):
+    """The shape the newer models share: a linear projection of the inputs to `width`, layers
+    that each map (T, B, width) and their own state to (T, B, width) and their next state
+    (`layer(u, state_or_None)`, `layer.initial_state(batch_size, device)`), a final norm."""
+
+    def __init__(self, input_size: int, width: int, layers: list[nn.Module], norm: nn.Module):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, width
+        self.embed = nn.Linear(input_size, width)
+        self.layers = nn.ModuleList(layers)
+        self.norm = norm
+
+    def forward(
+        self, inputs: torch.Tensor, state: tuple | None = None
+    ) -> tuple[torch.Tensor, tuple]:
+        # The residual stream stays fp32 under bf16 autocast; the layers' matmuls still use bf16.
+        h = self.embed(inputs).float()
+        finals = []
+        for i, layer in enumerate(self.layers):
+            h, layer_state = layer(h, None if state is None else state[i])
+            finals.append(layer_state)
+        return self.norm(h), tuple(finals)
+
+    def initial_state(self, batch_size: int, device: torch.device | str) -> tuple:
+        return tuple(layer.initial_state(batch_size, device) for layer in self.layers)

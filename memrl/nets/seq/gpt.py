@@ -1,15 +1,17 @@
-"""GPT-2 sequence model (the paper's Transformer), with a key/value cache for acting.
+"""GPT-2 sequence model (the paper's Transformer; Radford et al., "Language Models are
+Unsupervised Multitask Learners", 2019), with a key/value cache for acting.
 
-Training runs whole windows through causal self-attention. Acting calls `step` once per env step;
-each layer keeps the keys and values of earlier steps in a `KVCache`, so step t costs O(t) and
-never re-runs the prefix.
+Training runs whole windows through causal self-attention. Acting calls `step` once per env
+step; the state keeps each layer's keys and values of the steps so far, so step t costs O(t)
+and never re-runs the prefix.
 
-Episodes longer than training: the model was trained on windows of at most `max_seq_len` steps,
-so when acting runs past that the context is cut to the training length, a sliding window over
-the most recent `max_seq_len` steps. The cache is a ring buffer of that capacity (step t writes
-slot t % max_seq_len). Positions stay absolute: step t is encoded as position t however long the
-episode, since the sinusoidal table extends to any index. With absolute positions attention does
-not care in which slot a key sits, so the ring needs no reordering.
+Episodes longer than training: the model was trained on windows of at most `max_seq_len`
+inputs at positions 0..max_seq_len-1, so past that acting keeps the last `max_seq_len` inputs
+and re-bases their positions to 0..max_seq_len-1 at every step, so acting looks like training
+(as the paper's continuous-control code does). A cached key would then sit at a new position
+at every step, so there the cache is dropped and each step runs the whole window again:
+O(max_seq_len^2) per step. With whole-episode training (max_seq_len = T + 1, the paper's
+discrete-task setting) acting never gets there.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ POSITION_ENCODINGS = ("sine", "none")
 def sinusoidal_encoding(positions: torch.Tensor, dim: int) -> torch.Tensor:
     """The standard table, computed for any positions: pe[p, 2i] = sin(p / 10000^(2i/dim)),
     pe[p, 2i+1] = cos(p / 10000^(2i/dim)). Computed on the fly rather than looked up in a fixed
-    table, so acting past the training length needs no special case."""
+    table, so no size has to be chosen in advance."""
     freqs = torch.exp(
         torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32)
         * (-math.log(10000.0) / dim)
@@ -44,23 +46,18 @@ def sinusoidal_encoding(positions: torch.Tensor, dim: int) -> torch.Tensor:
     return pe
 
 
-class KVCache(NamedTuple):
-    """Acting state for B sequences run in lockstep.
+class GPTState(NamedTuple):
+    """Acting state of B sequences run in lockstep, n <= max_seq_len steps deep.
 
-    keys, values: (n_layer, B, n_head, capacity, head_dim) ring buffers, capacity = max_seq_len;
-    t: steps taken so far (the absolute position of the next step). `step` writes into the
-    buffers in place and returns a new KVCache over the same buffers, so a state must not be
-    stepped twice (clone its tensors to branch).
+    inputs: (B, n, C), the last n inputs (before position encoding);
+    keys, values: one (B, n_head, n, head_dim) tensor per layer, of those n inputs at positions
+    0..n-1; None once the sequence is longer than max_seq_len (then positions are re-based at
+    every step and nothing can be cached).
     """
 
-    keys: torch.Tensor
-    values: torch.Tensor
-    t: int
-
-    @property
-    def length(self) -> int:
-        """Number of past steps the next step attends to (besides itself)."""
-        return min(self.t, self.keys.shape[3])
+    inputs: torch.Tensor
+    keys: tuple[torch.Tensor, ...] | None
+    values: tuple[torch.Tensor, ...] | None
 
 
 class CausalSelfAttention(nn.Module):
@@ -72,26 +69,27 @@ class CausalSelfAttention(nn.Module):
         self.resid_drop = Dropout(pdrop)
 
     def forward(
-        self,
-        x: torch.Tensor,
-        cache: tuple[torch.Tensor, torch.Tensor, int, int] | None = None,
-    ) -> torch.Tensor:
-        """x: (B, T, C). With `cache` = (keys, values, slot, n) of this layer, x is one step
-        (T = 1): its key/value go to `slot` and it attends to the first n slots (all in the past
-        or itself, so no mask)."""
+        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """x: (B, T, C), the T steps after the keys and values in `past` (B, n_head, P, d);
+        returns the output and this layer's keys and values of all P + T steps."""
         B, T, C = x.shape
         q, k, v = (
             z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
             for z in self.c_attn(x).split(C, dim=2)
         )
-        if cache is not None:
-            keys, values, slot, n = cache
-            keys[:, :, slot], values[:, :, slot] = k[:, :, 0], v[:, :, 0]
-            k, v = keys[:, :, :n], values[:, :, :n]
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        P = k.shape[2] - T
+        # Step P + i attends to steps 0..P + i. One query attends to everything (no mask);
+        # with P > 0, is_causal would align the triangle to the top-left, so spell it out.
+        mask = None if P == 0 or T == 1 else torch.ones(
+            T, P + T, dtype=torch.bool, device=x.device).tril(diagonal=P)
         y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.pdrop if self.training else 0.0, is_causal=cache is None
+            q, k, v, attn_mask=mask, dropout_p=self.pdrop if self.training else 0.0,
+            is_causal=P == 0 and T > 1,
         )
-        return self.resid_drop(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
+        return self.resid_drop(self.c_proj(y.transpose(1, 2).reshape(B, T, C))), (k, v)
 
 
 class Block(nn.Module):
@@ -110,13 +108,18 @@ class Block(nn.Module):
             )
         )
 
-    def forward(self, x: torch.Tensor, cache=None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache)
-        return x + self.mlp(self.ln_2(x))
+    def forward(
+        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        y, keys_values = self.attn(self.ln_1(x), past)
+        x = x + y
+        return x + self.mlp(self.ln_2(x)), keys_values
 
 
 class GPT(SequenceModel):
     """GPT-2 over the concatenated input embeddings; width n_embd = input_size = hidden_size."""
+
+    display_name = "GPT"
 
     def __init__(
         self,
@@ -167,33 +170,53 @@ class GPT(SequenceModel):
         )
 
     def _embed(self, x: torch.Tensor, start: int) -> torch.Tensor:
-        """x: (B, T, C) at absolute positions start .. start + T - 1."""
+        """x: (B, T, C) at positions start .. start + T - 1."""
         if self.position_encoding == "sine":
             positions = torch.arange(start, start + x.shape[1], device=x.device)
             x = x + sinusoidal_encoding(positions, self.input_size).to(x.dtype)
         return self.embed_drop(x)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        x = self._embed(inputs.transpose(0, 1), start=0)
-        for block in self.blocks:
-            x = block(x)
-        return self.ln_f(x).transpose(0, 1)
+    def forward(
+        self, inputs: torch.Tensor, state: GPTState | None = None
+    ) -> tuple[torch.Tensor, GPTState]:
+        x = inputs.transpose(0, 1)  # (B, T, C)
+        held = 0 if state is None else state.inputs.shape[1]
+        cached = max(0, min(x.shape[1], self.max_seq_len - held))  # steps that fit the window
+        outputs = []
+        if cached:  # training: the whole window in one causal pass
+            y, state = self._extend(x[:, :cached], state)
+            outputs.append(y)
+        for t in range(cached, x.shape[1]):
+            y, state = self._slide(x[:, t], state)
+            outputs.append(y[:, None])
+        y = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+        return y.transpose(0, 1), state
 
-    def initial_state(self, batch_size: int, device: torch.device | str) -> KVCache:
-        head_dim = self.input_size // self.n_head
-        shape = (self.n_layer, batch_size, self.n_head, self.max_seq_len, head_dim)
-        dtype = self.ln_f.weight.dtype
-        return KVCache(
-            torch.zeros(shape, device=device, dtype=dtype),
-            torch.zeros(shape, device=device, dtype=dtype),
-            0,
-        )
-
-    def step(self, inputs: torch.Tensor, state: KVCache) -> tuple[torch.Tensor, KVCache]:
-        """For acting, under torch.no_grad (the cache is written in place)."""
-        keys, values, t = state
-        slot, n = t % self.max_seq_len, min(t + 1, self.max_seq_len)
-        x = self._embed(inputs[:, None], start=t)
+    def _extend(self, x: torch.Tensor, state: GPTState | None) -> tuple[torch.Tensor, GPTState]:
+        """x: (B, T, C), the steps after those in `state`, which all fit in max_seq_len."""
+        start = 0 if state is None else state.inputs.shape[1]
+        h = self._embed(x, start)
+        keys, values = [], []
         for i, block in enumerate(self.blocks):
-            x = block(x, (keys[i], values[i], slot, n))
-        return self.ln_f(x)[:, 0], KVCache(keys, values, t + 1)
+            h, (k, v) = block(h, None if state is None else (state.keys[i], state.values[i]))
+            keys.append(k)
+            values.append(v)
+        inputs = x if state is None else torch.cat([state.inputs, x], dim=1)
+        return self.ln_f(h), GPTState(inputs, tuple(keys), tuple(values))
+
+    def _slide(self, x: torch.Tensor, state: GPTState) -> tuple[torch.Tensor, GPTState]:
+        """One step x (B, C) past max_seq_len: the last max_seq_len inputs at positions
+        0..max_seq_len-1, as in training."""
+        window = torch.cat([state.inputs[:, 1:], x[:, None]], dim=1)
+        y, _ = self._extend(window, None)
+        return y[:, -1], GPTState(window, None, None)
+
+    def initial_state(self, batch_size: int, device: torch.device | str) -> GPTState:
+        head_dim = self.input_size // self.n_head
+        dtype = self.ln_f.weight.dtype
+        empty = torch.zeros(batch_size, self.n_head, 0, head_dim, device=device, dtype=dtype)
+        return GPTState(
+            torch.zeros(batch_size, 0, self.input_size, device=device, dtype=dtype),
+            (empty,) * self.n_layer,
+            (empty,) * self.n_layer,
+        )

@@ -1,0 +1,37 @@
+"""GRU sequence model, the reference implementation's other recurrent network (Cho et al.,
+"Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine
+Translation", EMNLP 2014). State: h of every layer; a step costs O(hidden^2) like the LSTM's,
+with three gates instead of four and no cell state."""
+
+from __future__ import annotations
+
+import torch
+from ml_collections import ConfigDict
+from torch import nn
+
+from memrl.nets.seq.base import SequenceModel
+from memrl.nets.seq.lstm import orthogonal_init
+
+
+class GRU(SequenceModel):
+    display_name = "GRU"
+
+    def __init__(self, input_size: int, hidden_size: int = 128, n_layer: int = 1):
+        super().__init__()
+        self.input_size, self.hidden_size, self.n_layer = input_size, hidden_size, n_layer
+        self.gru = nn.GRU(input_size, hidden_size, num_layers=n_layer)
+        orthogonal_init(self.gru)
+
+    @classmethod
+    def from_config(cls, cfg: ConfigDict, input_size: int, max_seq_len: int) -> GRU:
+        return cls(input_size, hidden_size=cfg.hidden_size, n_layer=cfg.n_layer)
+
+    def forward(
+        self, inputs: torch.Tensor, state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # fp32 under --precision bf16, as the LSTM: the recurrence is where rounding accumulates.
+        with torch.autocast(inputs.device.type, enabled=False):
+            return self.gru(inputs.float(), state)
+
+    def initial_state(self, batch_size: int, device: torch.device | str) -> torch.Tensor:
+        return torch.zeros(self.n_layer, batch_size, self.hidden_size, device=device)
