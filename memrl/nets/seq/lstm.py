@@ -26,10 +26,9 @@ class LSTM(SequenceModel):
         return cls(input_size, hidden_size=cfg.hidden_size, n_layer=cfg.n_layer)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        # Always fp32: oneDNN has no bf16 LSTM on most CPUs, and under --precision bf16 the
-        # recurrence is where rounding would accumulate; the heads around it may still use bf16.
-        with torch.autocast(inputs.device.type, enabled=False):
-            outputs, _ = self.lstm(inputs.float())
+        # Under --precision bf16 autocast runs the recurrence in bf16 too (oneDNN's bf16 LSTM
+        # on CPUs with AMX/avx512_bf16, cuDNN on GPUs); the weights stay fp32 masters.
+        outputs, _ = self.lstm(inputs)
         return outputs
 
     def initial_state(self, batch_size: int, device: torch.device | str):
