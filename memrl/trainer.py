@@ -26,6 +26,7 @@ from memrl.checkpoint import load_latest_checkpoint, save_checkpoint
 from memrl.collector import Episodes, rollout
 from memrl.envs import BatchedEnv
 from memrl.logger import ProgressLog, progress_bar
+from memrl.precision import resolve_precision
 from memrl.replay import EpisodeReplay
 from memrl.run_config import ConfigError, RunConfig
 
@@ -91,7 +92,10 @@ class Trainer:
             self.device, _int(agent_seed),
             **algo_options(run),
         )
-        self.agent.set_execution(run.precision, run.compile)
+        # --precision auto resolves here (and is recorded in config.json) for this device.
+        self.precision, self.bf16_support = resolve_precision(
+            run.precision, self.device, run.config_seq.model.seq_model_config.name)
+        self.agent.set_execution(self.precision, run.compile)
 
         # Counters (all saved in checkpoints).
         self.episodes = 0
@@ -122,7 +126,8 @@ class Trainer:
                                   f"--resume {self.run_dir} or choose another --run_dir")
             self.run_dir.mkdir(parents=True, exist_ok=True)
             run.save(self.run_dir, episode_length=self.T, device=str(self.device),
-                     torch_version=torch.__version__)
+                     torch_version=torch.__version__, resolved_precision=self.precision,
+                     bf16_support=str(self.bf16_support))
         self.log = ProgressLog(
             self.run_dir / "progress.csv", echo_rows=run.debug,
             tensorboard_dir=self.run_dir / "tensorboard" if run.tensorboard else None,
