@@ -14,8 +14,8 @@ solve (the episode count, warm-up included, at which the last --hold evaluations
 >= 0.99; an unsolved run counts as its whole budget, so that mean is a lower bound), the final
 return (mean of the evaluations in the last 10% of the budget), the means' 95% bootstrap
 intervals over seeds, the bf16 - fp32 difference with its 95% bootstrap interval, and the
-median ms per update of each precision with their ratio (from the runs' summary.json; the
-machine's other load is in these). "no significant difference" means both difference intervals
+median ms per update of each precision with their ratio (from the runs' summary.json, runs
+that were resumed left out; the machine's other load is in these). "no significant difference" means both difference intervals
 contain 0; with 5 seeds they are wide, so read their widths too.
 
     nice -n 5 python bench/precision_study.py --out /tmp/precision_study   # ~3 h of one core
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # runs (seed 1) LSTM and GPT solved Passive T-Maze 10 in ~250 episodes; neither had left the
 # memoryless 0.5 on Active T-Maze 5 after 800 episodes (epsilon reaches 1/T after 10% of the
 # budget, and the agent must first step away from the goal to the oracle).
-DEFAULT_CELLS = ["tmaze_passive:10:500", "tmaze_passive:20:700", "tmaze_active:5:1000"]
+DEFAULT_CELLS = ["tmaze_passive:10:500", "tmaze_passive:20:700", "tmaze_active:5:600"]
 SOLVED_RETURN = 0.99
 REPS = 10_000
 
@@ -87,8 +87,11 @@ def run_result(run_dir: Path, hold: int) -> dict | None:
     total = summary["episodes"]
     solve, solved = episodes_to_solve(rows, hold, total)
     final = [float(r["return"]) for r in rows if int(r["episodes"]) > 0.9 * total]
-    return {"solve": solve, "solved": solved, "final": float(np.mean(final)),
-            "ms_per_update": 1000 * summary["time_split"]["update"] / max(summary["updates"], 1)}
+    # The time split covers the last session of a run only: no per-update time when resumed.
+    log = run_dir / "stdout.log"
+    resumed = log.exists() and "--resume" in log.read_text()
+    ms = None if resumed else 1000 * summary["time_split"]["update"] / max(summary["updates"], 1)
+    return {"solve": solve, "solved": solved, "final": float(np.mean(final)), "ms_per_update": ms}
 
 
 def difference_ci(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
@@ -101,6 +104,11 @@ def difference_ci(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tup
 def _mean_ci(values: np.ndarray) -> str:
     low, high = bootstrap_ci(values, reps=REPS, seed=0)
     return f"{values.mean():.3g} [{float(low):.3g}, {float(high):.3g}]"
+
+
+def _median_ms(runs: list[dict]) -> float:
+    times = [r["ms_per_update"] for r in runs if r["ms_per_update"] is not None]
+    return float(np.median(times)) if times else float("nan")
 
 
 def report(args: argparse.Namespace) -> str:
@@ -142,8 +150,7 @@ def report(args: argparse.Namespace) -> str:
                       f"{xb.mean() - xa.mean():+.3g} [{low:+.3g}, {high:+.3g}]"]
             if low > 0 or high < 0:
                 verdict.append("episodes to solve" if name == "solve" else "final return")
-        ms_a = float(np.median([r["ms_per_update"] for r in ra]))
-        ms_b = float(np.median([r["ms_per_update"] for r in rb]))
+        ms_a, ms_b = (_median_ms(runs) for runs in (ra, rb))
         cells += [f"{ms_a:.1f}", f"{ms_b:.1f}", f"{ms_a / ms_b:.2f}",
                   f"{b} differs: {', '.join(verdict)}" if verdict
                   else "no significant difference"]
