@@ -13,10 +13,11 @@ Per (task, L, model) the table gives, for each precision, the seeds solved, the 
 solve (the episode count, warm-up included, at which the last --hold evaluations all returned
 >= 0.99; an unsolved run counts as its whole budget, so that mean is a lower bound), the final
 return (mean of the evaluations in the last 10% of the budget), the means' 95% bootstrap
-intervals over seeds, the bf16 - fp32 difference with its 95% bootstrap interval, and the
+intervals over seeds, the bf16 - fp32 difference (per seed: both runs of a seed share every
+random stream, so they are compared pairwise) with its 95% bootstrap interval, and the
 median ms per update of each precision with their ratio (from the runs' summary.json, runs
-that were resumed left out; the machine's other load is in these). "no significant difference" means both difference intervals
-contain 0; with 5 seeds they are wide, so read their widths too.
+that were resumed left out; the machine's other load is in these). "no significant difference"
+means both difference intervals contain 0; with 5 seeds, read their widths too.
 
     nice -n 5 python bench/precision_study.py --out /tmp/precision_study   # ~3 h of one core
     python bench/precision_study.py --out /tmp/precision_study --report    # the table so far
@@ -94,16 +95,10 @@ def run_result(run_dir: Path, hold: int) -> dict | None:
     return {"solve": solve, "solved": solved, "final": float(np.mean(final)), "ms_per_update": ms}
 
 
-def difference_ci(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of mean(b) - mean(a), each group resampled alone."""
-    means = [rng.choice(x, size=(REPS, len(x))).mean(1) for x in (a, b)]
-    low, high = np.percentile(means[1] - means[0], [2.5, 97.5])
-    return float(low), float(high)
-
-
-def _mean_ci(values: np.ndarray) -> str:
-    low, high = bootstrap_ci(values, reps=REPS, seed=0)
-    return f"{values.mean():.3g} [{float(low):.3g}, {float(high):.3g}]"
+def _mean_ci(values: np.ndarray, signed: bool = False) -> str:
+    low, high = (float(x) for x in bootstrap_ci(values, reps=REPS, seed=0))
+    f = "{:+.3g}" if signed else "{:.3g}"
+    return f"{f.format(values.mean())} [{f.format(low)}, {f.format(high)}]"
 
 
 def _median_ms(runs: list[dict]) -> float:
@@ -112,45 +107,45 @@ def _median_ms(runs: list[dict]) -> float:
 
 
 def report(args: argparse.Namespace) -> str:
-    specs = run_specs(args)
-    groups: dict[tuple, dict[str, list[dict]]] = {}
-    for precision, spec in specs:
+    """The table: one row per (task, L, model), over the seeds finished in both precisions."""
+    a, b = args.precisions
+    groups: dict[tuple, dict[int, dict[str, dict]]] = {}
+    for precision, spec in run_specs(args):
         key = (spec.env_type, spec.length, spec.seq_model)
         result = run_result(spec.run_dir, args.hold)
-        group = groups.setdefault(key, {p: [] for p in args.precisions})
         if result is not None:
-            group[precision].append(result)
-    a, b = args.precisions
+            groups.setdefault(key, {}).setdefault(spec.seed, {})[precision] = result
     lines = [
-        f"Precision study on {cpu_model()}, bf16 {bf16_support(torch.device('cpu'))}; solved = "
-        f"{args.hold} evaluations in a row with return >= {SOLVED_RETURN}; [95% bootstrap CI]",
+        f"Precision study on {cpu_model()}, bf16 {bf16_support(torch.device('cpu'))}. Solved = "
+        f"{args.hold} evaluations in a row with return >= {SOLVED_RETURN} (episodes counted "
+        f"with the 10 warm-up ones; unsolved = the whole run). Means over seeds [95% bootstrap "
+        f"CI]; {b} - {a} is the mean of the per-seed differences (a seed's two runs share "
+        f"every random stream).",
         "",
-        f"| task | L | model | budget | seeds {a}/{b} | solved {a} | solved {b} | "
+        f"| task | L | model | budget | seeds | solved {a} | solved {b} | "
         f"episodes to solve {a} | {b} | {b} - {a} | final return {a} | {b} | {b} - {a} | "
         f"ms/update {a} | {b} | {a}/{b} | verdict |",
         "|" + "---|" * 17,
     ]
-    rng = np.random.default_rng(0)
     budgets = {tuple(c.split(":")[:2]): c.split(":")[2] for c in args.cells}
-    for (env_type, length, seq), group in groups.items():
-        ra, rb = group[a], group[b]
-        cells = [env_type, str(length), seq, budgets[(env_type, str(length))],
-                 f"{len(ra)}/{len(rb)}"]
-        if len(ra) < 2 or len(rb) < 2:
-            lines.append("| " + " | ".join(cells + ["(fewer than 2 finished runs)"] + [""] * 11)
+    for (env_type, length, seq), by_seed in groups.items():
+        pairs = [(runs[a], runs[b]) for runs in by_seed.values() if len(runs) == 2]
+        cells = [env_type, str(length), seq, budgets[(env_type, str(length))], str(len(pairs))]
+        if len(pairs) < 2:
+            lines.append("| " + " | ".join(cells + ["(fewer than 2 seeds done)"] + [""] * 11)
                          + " |")
             continue
+        ra, rb = zip(*pairs)
         cells += [f"{sum(r['solved'] for r in ra)}", f"{sum(r['solved'] for r in rb)}"]
         verdict = []
         for name in ("solve", "final"):
             xa = np.array([r[name] for r in ra], float)
             xb = np.array([r[name] for r in rb], float)
-            low, high = difference_ci(xa, xb, rng)
-            cells += [_mean_ci(xa), _mean_ci(xb),
-                      f"{xb.mean() - xa.mean():+.3g} [{low:+.3g}, {high:+.3g}]"]
+            low, high = bootstrap_ci(xb - xa, reps=REPS, seed=0)
+            cells += [_mean_ci(xa), _mean_ci(xb), _mean_ci(xb - xa, signed=True)]
             if low > 0 or high < 0:
                 verdict.append("episodes to solve" if name == "solve" else "final return")
-        ms_a, ms_b = (_median_ms(runs) for runs in (ra, rb))
+        ms_a, ms_b = _median_ms(ra), _median_ms(rb)
         cells += [f"{ms_a:.1f}", f"{ms_b:.1f}", f"{ms_a / ms_b:.2f}",
                   f"{b} differs: {', '.join(verdict)}" if verdict
                   else "no significant difference"]

@@ -11,7 +11,9 @@ update in fp32 (whatever --precision the row runs) plus, for DQN, the extra no-g
 the online network that the reference runs in each update (for SAC-D with a shared encoder it
 is our fp32 update alone; the reference's extra policy-head pass and copy of the Q heads are
 left out, so that ratio is slightly low). With --threads 1 (the reference sets one thread) it
-stands for the original on this machine; "x ref" is ref-str ms / ms/update. Example:
+stands for the original on this machine; "x ref" is ref-str ms / ms/update, and "x fp32" our
+fp32 update's ms / ms/update (1 for fp32 rows; for others both are timed in the same process,
+one after the other). Example:
 
     python bench/speed.py                                   # all workloads (~10 min on 2 cores)
     python bench/speed.py --workloads tmaze_passive:50:lstm --updates 20
@@ -71,12 +73,10 @@ def measure(workload: str, updates: int, extra: str) -> dict:
 
     seq_len = trainer.run.config_seq.sampled_seq_len
     update_ms, extra_pass_ms, sample_ms = time_updates(agent, replay, seq_len, updates)
-    if trainer.precision == "fp32":
-        reference_ms = update_ms + extra_pass_ms
-    else:  # the reference computes in fp32: time our update in fp32 too
+    fp32_ms = update_ms
+    if trainer.precision != "fp32":  # the reference computes in fp32: time our update in fp32
         agent.set_execution(precision="fp32")
         fp32_ms, extra_pass_ms, _ = time_updates(agent, replay, seq_len, updates)
-        reference_ms = fp32_ms + extra_pass_ms
     peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0
     return {
         "workload": workload,
@@ -84,7 +84,8 @@ def measure(workload: str, updates: int, extra: str) -> dict:
         "threads": torch.get_num_threads(),
         "precision": trainer.precision,
         "ms_per_update": update_ms,
-        "reference_structure_ms": reference_ms,
+        "fp32_ms_per_update": fp32_ms,
+        "reference_structure_ms": fp32_ms + extra_pass_ms,
         "updates_per_s": 1000 / update_ms,
         "sample_ms": sample_ms,
         "collect_steps_per_s": episodes.num_steps / collect_time,
@@ -182,8 +183,8 @@ def main() -> None:
 
     print("\n".join(machine_lines(args.extra)))
     print(f"{'workload':<24} {'device':>6} {'thr':>3} {'prec':>4} {'ms/update':>9} "
-          f"{'ref-str ms':>10} {'x ref':>5} {'upd/s':>6} {'sample ms':>9} {'collect st/s':>12} "
-          f"{'env %':>5} {'act ms/st':>9} {'peak MB':>8}")
+          f"{'ref-str ms':>10} {'x ref':>5} {'x fp32':>6} {'upd/s':>6} {'sample ms':>9} "
+          f"{'collect st/s':>12} {'env %':>5} {'act ms/st':>9} {'peak MB':>8}")
     for workload in args.workloads + ([] if args.no_act_cost else ["act"]):
         proc = subprocess.run(
             [sys.executable, __file__, "--one", workload, "--updates", str(args.updates),
@@ -201,6 +202,7 @@ def main() -> None:
         print(f"{workload:<24} {r['device']:>6} {r['threads']:>3} {r['precision']:>4} "
               f"{r['ms_per_update']:>9.1f} {r['reference_structure_ms']:>10.1f} "
               f"{r['reference_structure_ms'] / r['ms_per_update']:>5.2f} "
+              f"{r['fp32_ms_per_update'] / r['ms_per_update']:>6.2f} "
               f"{r['updates_per_s']:>6.2f} {r['sample_ms']:>9.2f} "
               f"{r['collect_steps_per_s']:>12.0f} {100 * r['env_share']:>5.1f} "
               f"{r['act_ms_per_step']:>9.3f} {peak:>8.0f}", flush=True)
