@@ -26,9 +26,15 @@ class LSTM(SequenceModel):
         return cls(input_size, hidden_size=cfg.hidden_size, n_layer=cfg.n_layer)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        # Under --precision bf16 autocast runs the recurrence in bf16 too (oneDNN's bf16 LSTM
-        # on CPUs with AMX/avx512_bf16, cuDNN on GPUs); the weights stay fp32 masters.
-        outputs, _ = self.lstm(inputs)
+        # Under --precision bf16, CPU autocast runs the recurrence in bf16 too (oneDNN's
+        # mkldnn_rnn_layer; fp32 master weights). CUDA autocast would run cuDNN's LSTM in fp16
+        # whatever dtype was asked for, and fp16 gradients underflow without the loss scaling
+        # that bf16 training does not use: on CUDA the recurrence stays fp32.
+        if inputs.device.type == "cuda":
+            with torch.autocast("cuda", enabled=False):
+                outputs, _ = self.lstm(inputs.float())
+        else:
+            outputs, _ = self.lstm(inputs)
         return outputs
 
     def initial_state(self, batch_size: int, device: torch.device | str):
