@@ -13,7 +13,8 @@ is our fp32 update alone; the reference's extra policy-head pass and copy of the
 left out, so that ratio is slightly low). With --threads 1 (the reference sets one thread) it
 stands for the original on this machine; "x ref" is ref-str ms / ms/update, and "x fp32" our
 fp32 update's ms / ms/update (1 for fp32 rows; for others both are timed in the same process,
-one after the other). Example:
+one after the other). "cpu ms" is the update's process CPU time: with one thread on a machine
+other jobs share, it stays close to what an idle machine's wall clock would show. Example:
 
     python bench/speed.py                                   # all workloads (~10 min on 2 cores)
     python bench/speed.py --workloads tmaze_passive:50:lstm --updates 20
@@ -72,22 +73,24 @@ def measure(workload: str, updates: int, extra: str) -> dict:
     env_time = episodes.env_seconds
 
     seq_len = trainer.run.config_seq.sampled_seq_len
-    update_ms, extra_pass_ms, sample_ms = time_updates(agent, replay, seq_len, updates)
-    fp32_ms = update_ms
+    ms = fp32 = time_updates(agent, replay, seq_len, updates)
     if trainer.precision != "fp32":  # the reference computes in fp32: time our update in fp32
         agent.set_execution(precision="fp32")
-        fp32_ms, extra_pass_ms, _ = time_updates(agent, replay, seq_len, updates)
+        fp32 = time_updates(agent, replay, seq_len, updates)
     peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0
     return {
         "workload": workload,
         "device": str(trainer.device),
         "threads": torch.get_num_threads(),
         "precision": trainer.precision,
-        "ms_per_update": update_ms,
-        "fp32_ms_per_update": fp32_ms,
-        "reference_structure_ms": fp32_ms + extra_pass_ms,
-        "updates_per_s": 1000 / update_ms,
-        "sample_ms": sample_ms,
+        "ms_per_update": ms["update"],
+        "fp32_ms_per_update": fp32["update"],
+        "reference_structure_ms": fp32["update"] + fp32["extra"],
+        "cpu_ms_per_update": ms["update_cpu"],
+        "fp32_cpu_ms_per_update": fp32["update_cpu"],
+        "reference_structure_cpu_ms": fp32["update_cpu"] + fp32["extra_cpu"],
+        "updates_per_s": 1000 / ms["update"],
+        "sample_ms": ms["sample"],
         "collect_steps_per_s": episodes.num_steps / collect_time,
         "env_share": env_time / collect_time,
         "act_ms_per_step": 1000 * (collect_time - env_time) / trainer.T,
@@ -96,30 +99,35 @@ def measure(workload: str, updates: int, extra: str) -> dict:
     }
 
 
-def time_updates(agent, replay, seq_len: int, updates: int) -> tuple[float, float, float]:
-    """ms per update, ms of the reference's extra no-gradient online pass (DQN; else 0) and ms
-    of replay sampling, each the mean over `updates` updates after two untimed ones."""
+def time_updates(agent, replay, seq_len: int, updates: int) -> dict[str, float]:
+    """Mean ms per update ("update"), of the reference's extra no-gradient online pass ("extra";
+    DQN, else 0) and of replay sampling ("sample"), over `updates` updates after two untimed
+    ones; "update_cpu" and "extra_cpu" are the same in process CPU time, which for a one-thread
+    run on a busy machine is far less disturbed than wall time."""
     for _ in range(2):  # warm-up: allocator, lazy init, compile
         agent.update(replay.sample(64, seq_len))
-    sample_time = update_time = extra_pass_time = 0.0
+    total = dict.fromkeys(("update", "extra", "sample", "update_cpu", "extra_cpu"), 0.0)
+
+    def timed(name: str, fn):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        float(out.reshape(-1)[0])  # wait for the device
+        total[name] += time.perf_counter() - wall
+        total[f"{name}_cpu"] += time.process_time() - cpu
+
     for _ in range(updates):
         t0 = time.perf_counter()
         batch = replay.sample(64, seq_len)
-        t1 = time.perf_counter()
-        metrics = agent.update(batch)
-        float(next(iter(metrics.values())))  # wait for the device
-        sample_time += t1 - t0
-        update_time += time.perf_counter() - t1
+        total["sample"] += time.perf_counter() - t0
+        timed("update", lambda: next(iter(agent.update(batch).values())))
         if hasattr(agent, "q_net"):
             # The reference implementation's DQN update also runs the online network once more,
             # without gradients, for the double-DQN argmax (in fp32, as all of its update).
             b = agent.to_device(batch)
-            t2 = time.perf_counter()
             with torch.no_grad():
-                q = agent.q_net(b["obs"], b["prev_actions"], b["prev_rewards"])
-            float(q[0, 0, 0])
-            extra_pass_time += time.perf_counter() - t2
-    return tuple(1000 * t / updates for t in (update_time, extra_pass_time, sample_time))
+                timed("extra", lambda: agent.q_net(b["obs"], b["prev_actions"],
+                                                   b["prev_rewards"]))
+    return {name: 1000 * value / updates for name, value in total.items()}
 
 
 def machine_lines(extra: str) -> list[str]:
@@ -182,7 +190,7 @@ def main() -> None:
         return
 
     print("\n".join(machine_lines(args.extra)))
-    print(f"{'workload':<24} {'device':>6} {'thr':>3} {'prec':>4} {'ms/update':>9} "
+    print(f"{'workload':<24} {'device':>6} {'thr':>3} {'prec':>4} {'ms/update':>9} {'cpu ms':>7} "
           f"{'ref-str ms':>10} {'x ref':>5} {'x fp32':>6} {'upd/s':>6} {'sample ms':>9} "
           f"{'collect st/s':>12} {'env %':>5} {'act ms/st':>9} {'peak MB':>8}")
     for workload in args.workloads + ([] if args.no_act_cost else ["act"]):
@@ -200,7 +208,8 @@ def main() -> None:
             continue
         peak = r["peak_gpu_mb"] or r["peak_rss_mb"]
         print(f"{workload:<24} {r['device']:>6} {r['threads']:>3} {r['precision']:>4} "
-              f"{r['ms_per_update']:>9.1f} {r['reference_structure_ms']:>10.1f} "
+              f"{r['ms_per_update']:>9.1f} {r['cpu_ms_per_update']:>7.1f} "
+              f"{r['reference_structure_ms']:>10.1f} "
               f"{r['reference_structure_ms'] / r['ms_per_update']:>5.2f} "
               f"{r['fp32_ms_per_update'] / r['ms_per_update']:>6.2f} "
               f"{r['updates_per_s']:>6.2f} {r['sample_ms']:>9.2f} "
