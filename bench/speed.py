@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import resource
+import shlex
 import subprocess
 import sys
 import time
