@@ -63,12 +63,16 @@ phase "device-independent tests on CUDA"
 PYTHONPATH="$PWD/bench:$PYTHONPATH" timeout 100 "$PY" -m pytest -q -p device_tests_only \
     --device cuda tests || echo "device_check: TESTS FAILED OR TIMED OUT (exit $?)"
 
+# The short workloads first, so a timeout costs the long ones.
+WORKLOADS="tmaze_passive:50:lstm tmaze_passive:50:gpt visual_match:60:lstm visual_match:60:gpt
+    tmaze_passive:250:lstm tmaze_passive:250:gpt tmaze_passive:1500:lstm tmaze_passive:1500:gpt"
 phase "bench/speed.py on CUDA, fp32 (with GPT acting cost)"
-timeout 140 "$PY" bench/speed.py --updates 5 --extra "--device cuda --precision fp32" ||
+timeout 130 "$PY" bench/speed.py --updates 5 --workloads $WORKLOADS \
+    --extra "--device cuda --precision fp32" ||
     echo "device_check: speed fp32 failed or timed out (exit $?)"
 
-phase "bench/speed.py on CUDA, bf16"
-timeout 140 "$PY" bench/speed.py --updates 5 --no_act_cost \
+phase "bench/speed.py on CUDA, bf16 (each row also times its fp32 update)"
+timeout 130 "$PY" bench/speed.py --updates 5 --no_act_cost --workloads $WORKLOADS \
     --extra "--device cuda --precision bf16" ||
     echo "device_check: speed bf16 failed or timed out (exit $?)"
 
