@@ -101,6 +101,15 @@ def _mean_ci(values: np.ndarray, signed: bool = False) -> str:
     return f"{f.format(values.mean())} [{f.format(low)}, {f.format(high)}]"
 
 
+def sign_flip_p(differences: np.ndarray) -> float:
+    """Exact two-sided p of a paired sign-flip test that the mean difference is 0: the share of
+    the 2^n sign patterns whose mean is at least as far from 0. With n seeds it is never below
+    2 / 2^n (0.0625 for 5 seeds)."""
+    d = np.asarray(differences, float)
+    signs = np.array(np.meshgrid(*[[1.0, -1.0]] * len(d))).reshape(len(d), -1)
+    return float(np.mean(np.abs(d @ signs) >= abs(d.sum()) - 1e-12))
+
+
 def _median_ms(runs: list[dict]) -> float:
     times = [r["ms_per_update"] for r in runs if r["ms_per_update"] is not None]
     return float(np.median(times)) if times else float("nan")
@@ -120,19 +129,27 @@ def report(args: argparse.Namespace) -> str:
         f"{args.hold} evaluations in a row with return >= {SOLVED_RETURN} (episodes counted "
         f"with the 10 warm-up ones; unsolved = the whole run). Means over seeds [95% bootstrap "
         f"CI]; {b} - {a} is the mean of the per-seed differences (a seed's two runs share "
-        f"every random stream).",
+        f"every random stream), p its exact paired sign-flip p-value.",
         "",
         f"| task | L | model | budget | seeds | solved {a} | solved {b} | "
-        f"episodes to solve {a} | {b} | {b} - {a} | final return {a} | {b} | {b} - {a} | "
+        f"episodes to solve {a} | {b} | {b} - {a} | p | final return {a} | {b} | {b} - {a} | p | "
         f"ms/update {a} | {b} | {a}/{b} | verdict |",
-        "|" + "---|" * 17,
+        "|" + "---|" * 19,
     ]
+    per_seed = [f"| task | L | model | seed | episodes to solve {a} | {b} | "
+                f"final return {a} | {b} |", "|" + "---|" * 8]
     budgets = {tuple(c.split(":")[:2]): c.split(":")[2] for c in args.cells}
     for (env_type, length, seq), by_seed in groups.items():
         pairs = [(runs[a], runs[b]) for runs in by_seed.values() if len(runs) == 2]
         cells = [env_type, str(length), seq, budgets[(env_type, str(length))], str(len(pairs))]
+        for seed, runs in sorted(by_seed.items()):
+            if len(runs) == 2:
+                per_seed.append("| " + " | ".join(
+                    [env_type, str(length), seq, str(seed)]
+                    + [_solve_text(runs[p]) for p in (a, b)]
+                    + [f"{runs[p]['final']:.3g}" for p in (a, b)]) + " |")
         if len(pairs) < 2:
-            lines.append("| " + " | ".join(cells + ["(fewer than 2 seeds done)"] + [""] * 11)
+            lines.append("| " + " | ".join(cells + ["(fewer than 2 seeds done)"] + [""] * 13)
                          + " |")
             continue
         ra, rb = zip(*pairs)
@@ -142,7 +159,8 @@ def report(args: argparse.Namespace) -> str:
             xa = np.array([r[name] for r in ra], float)
             xb = np.array([r[name] for r in rb], float)
             low, high = bootstrap_ci(xb - xa, reps=REPS, seed=0)
-            cells += [_mean_ci(xa), _mean_ci(xb), _mean_ci(xb - xa, signed=True)]
+            cells += [_mean_ci(xa), _mean_ci(xb), _mean_ci(xb - xa, signed=True),
+                      f"{sign_flip_p(xb - xa):.2f}"]
             if low > 0 or high < 0:
                 verdict.append("episodes to solve" if name == "solve" else "final return")
         ms_a, ms_b = _median_ms(ra), _median_ms(rb)
@@ -150,7 +168,11 @@ def report(args: argparse.Namespace) -> str:
                   f"{b} differs: {', '.join(verdict)}" if verdict
                   else "no significant difference"]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", "Per seed (unsolved runs marked -):", ""] + per_seed)
+
+
+def _solve_text(result: dict) -> str:
+    return str(result["solve"]) if result["solved"] else "-"
 
 
 def main() -> int:
