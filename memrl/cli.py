@@ -23,6 +23,7 @@ from pathlib import Path
 from absl import flags
 from ml_collections import ConfigDict, config_flags
 
+from memrl.precision import PRECISIONS
 from memrl.run_config import RESUME_FLAGS, SWITCHES, ConfigError, RunConfig, set_switches
 
 CONFIG_FLAGS = ("config_env", "config_rl", "config_seq")
@@ -78,8 +79,9 @@ def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
     flags.DEFINE_boolean("tensorboard", False, "Also write TensorBoard scalars to "
                          "<run_dir>/tensorboard (pip install 'memrl[tensorboard]').",
                          flag_values=fv)
-    flags.DEFINE_enum("precision", d.precision, ["fp32", "bf16"], "bf16 autocasts the "
-                      "networks' forward passes in updates (the LSTM recurrence stays fp32).",
+    flags.DEFINE_enum("precision", d.precision, list(PRECISIONS), "bf16 autocasts the "
+                      "networks' forward passes in updates (fp32 weights, loss and optimiser); "
+                      "auto: bf16 where the hardware has it and it learns as fp32 does.",
                       flag_values=fv)
     flags.DEFINE_boolean("compile", d.compile, "torch.compile the networks' whole-sequence "
                          "forward (slow first updates).", flag_values=fv)

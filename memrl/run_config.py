@@ -22,6 +22,7 @@ from ml_collections import ConfigDict
 
 from memrl.files import write_atomic
 from memrl.validate import check_config
+from memrl.precision import PRECISIONS
 
 
 class ConfigError(ValueError):
@@ -75,7 +76,7 @@ class RunConfig:
     checkpoint_interval: float = 600.0  # seconds between checkpoints (taken at evaluations)
     keep_checkpoints: int = 2
     tensorboard: bool = False  # also write TensorBoard scalars to <run_dir>/tensorboard
-    precision: str = "fp32"  # "bf16": autocast the networks' forward passes in updates
+    precision: str = "fp32"  # "bf16": autocast the update's forward passes; "auto": see precision.py
     compile: bool = False  # torch.compile the networks' whole-sequence forward
     extra: dict[str, Any] = field(default_factory=dict)  # room for later flags
 
@@ -146,8 +147,8 @@ class RunConfig:
         need(self.num_envs >= 1, f"--num_envs must be >= 1, got {self.num_envs}")
         need(bool(DEVICE_NAME.fullmatch(self.device)),
              f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
-        need(self.precision in ("fp32", "bf16"),
-             f"--precision must be fp32 or bf16, got {self.precision!r}")
+        need(self.precision in PRECISIONS,
+             f"--precision must be fp32, bf16 or auto, got {self.precision!r}")
         need(self.threads >= 0, f"--threads must be >= 0 (0 = the idle cores), got {self.threads}")
         need(self.checkpoint_interval >= 0,
              f"--checkpoint_interval must be >= 0 seconds, got {self.checkpoint_interval}")

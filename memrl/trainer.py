@@ -62,6 +62,7 @@ from memrl.integrity import (
     settings_copy,
 )
 from memrl.logger import ProgressLog, progress_bar
+from memrl.precision import resolve_precision
 from memrl.replay import EpisodeReplay
 from memrl.run_config import RESUME_FLAGS, ConfigError, RunConfig
 from memrl.runlock import RunLock
@@ -166,7 +167,10 @@ class Trainer:
             TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
             self.device, _int(agent_seed),
         )
-        self.agent.set_execution(run.precision, run.compile)
+        # --precision auto resolves here (and is recorded in config.json) for this device.
+        self.precision, self.bf16_support = resolve_precision(
+            run.precision, self.device, run.config_seq.model.seq_model_config.name)
+        self.agent.set_execution(self.precision, run.compile)
         self.by_env_steps = self.task.schedule == ENV_STEPS
 
         # Counters (all saved in checkpoints).
@@ -202,7 +206,8 @@ class Trainer:
             raise ConfigError(f"{self.run_dir} already holds a run; continue it with "
                               f"--resume {self.run_dir} or choose another --run_dir")
         self.run.save(self.run_dir, max_episode_steps=self.T, device=str(self.device),
-                      torch_version=torch.__version__)
+                      torch_version=torch.__version__, resolved_precision=self.precision,
+                      bf16_support=str(self.bf16_support))
 
     def _open_to_resume(self) -> LoadedCheckpoint | None:
         """Lock the run and find the newest whole checkpoint, once config.json and

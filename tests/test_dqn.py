@@ -12,14 +12,14 @@ from memrl.cli import parse_train_args
 from memrl.replay import EpisodeReplay
 
 
-def make_agent(seq="lstm", L=4, train_episodes=100, **overrides):
+def make_agent(seq="lstm", L=4, train_episodes=100, device=torch.device("cpu"), **overrides):
     run = parse_train_args(seed_command(seq=f"{seq}_default",
                                         extra=f"--config_env.env_name {L}"))
     for key, value in overrides.items():
         setattr(run.config_rl, key, value)
     env = vector_spec(L + 1)
     agent = build_agent(run.config_rl, run.config_seq, env, TrainSpec(train_episodes, -1),
-                        torch.device("cpu"), seed=0)
+                        device, seed=0)
     return agent, env
 
 
@@ -35,10 +35,10 @@ def random_replay(env, episodes=8, seed=0):
 
 
 @pytest.mark.parametrize("seq", ["lstm", "gpt"])
-def test_update_matches_reference_double_dqn_loss(seq):
+def test_update_matches_reference_double_dqn_loss(seq, device):
     """The lean update's loss equals the textbook one computed by separate passes."""
     torch.manual_seed(0)
-    agent, env = make_agent(seq)
+    agent, env = make_agent(seq, device=device)
     batch = random_replay(env).sample(5, -1)
     b = agent.to_device(batch)
     inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
@@ -58,8 +58,8 @@ def test_update_matches_reference_double_dqn_loss(seq):
     assert set(metrics) == set(agent.metric_names)
 
 
-def test_target_network_tracks_with_polyak():
-    agent, env = make_agent()
+def test_target_network_tracks_with_polyak(device):
+    agent, env = make_agent(device=device)
     before = [p.clone() for p in agent.target_net.parameters()]
     agent.update(random_replay(env).sample(4))
     for old, tgt, online in zip(before, agent.target_net.parameters(),
@@ -68,8 +68,8 @@ def test_target_network_tracks_with_polyak():
     assert not any(p.requires_grad for p in agent.target_net.parameters())
 
 
-def test_masked_steps_do_not_contribute():
-    agent, env = make_agent()
+def test_masked_steps_do_not_contribute(device):
+    agent, env = make_agent(device=device)
     batch = random_replay(env).sample(3)
     batch.mask[2:] = 0
     changed = copy.deepcopy(batch)
@@ -79,8 +79,8 @@ def test_masked_steps_do_not_contribute():
     torch.testing.assert_close(a, b)
 
 
-def test_epsilon_schedule():
-    agent, _ = make_agent(L=9, train_episodes=100)  # T = 10
+def test_epsilon_schedule(device):
+    agent, _ = make_agent(L=9, train_episodes=100, device=device)  # T = 10
     assert agent.epsilon == 1.0
     schedule = 0.1 * 100 * 10
     assert agent.schedule_steps == schedule
@@ -97,8 +97,8 @@ def test_epsilon_schedule():
     assert agent.epsilon == pytest.approx(1 / 10)
 
 
-def test_greedy_acting_is_argmax_of_whole_sequence_q():
-    agent, env = make_agent("gpt")
+def test_greedy_acting_is_argmax_of_whole_sequence_q(device):
+    agent, env = make_agent("gpt", device=device)
     rng = np.random.default_rng(0)
     T, n = env.max_episode_steps, 3
     obs = rng.normal(size=(T, n, 2)).astype(np.float32)
@@ -110,9 +110,10 @@ def test_greedy_acting_is_argmax_of_whole_sequence_q():
     prev_actions = np.concatenate([np.full((1, n), -1), actions[:-1]])
     agent.q_net.eval()
     with torch.no_grad():
-        q = agent.q_net(torch.as_tensor(obs), torch.as_tensor(prev_actions),
-                        torch.zeros(T, n))
-    np.testing.assert_array_equal(q.argmax(-1).numpy(), actions)
+        q = agent.q_net(torch.as_tensor(obs, device=device),
+                        torch.as_tensor(prev_actions, device=device),
+                        torch.zeros(T, n, device=device))
+    np.testing.assert_array_equal(q.argmax(-1).cpu().numpy(), actions)
 
 
 def test_dqn_rejects_sacd_switches():

@@ -26,11 +26,11 @@ LAYOUTS = {
 }
 
 
-def make_agent(seq="lstm", layout="shared_frozen", seed=0) -> SACD:
+def make_agent(seq="lstm", layout="shared_frozen", seed=0, device=torch.device("cpu")) -> SACD:
     run = parse_train_args(seed_command("visual_match", "sacd_default", f"{seq}_cnn"))
     set_switches(run.config_rl, **LAYOUTS[layout])
     return build_agent(run.config_rl, run.config_seq, PIXELS, TrainSpec(100, -1),
-                       torch.device("cpu"), seed)
+                       device, seed)
 
 
 def pixel_batch(batch_size=5, episodes=8, seed=0):
@@ -50,8 +50,8 @@ def grads(module):
 
 @pytest.mark.parametrize("seq", ["lstm", "gpt"])
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_update_returns_finite_scalar_metrics(seq, layout):
-    agent = make_agent(seq, layout)
+def test_update_returns_finite_scalar_metrics(seq, layout, device):
+    agent = make_agent(seq, layout, device=device)
     for _ in range(2):
         metrics = agent.update(pixel_batch())
     assert tuple(metrics) == agent.metric_names
@@ -61,9 +61,9 @@ def test_update_returns_finite_scalar_metrics(seq, layout):
     assert 0 < metrics["entropy"] <= np.log(4) + 1e-6
 
 
-def test_shared_losses_match_textbook_formulas():
+def test_shared_losses_match_textbook_formulas(device):
     """One pass of the memory gives the same losses as the formulas computed step by step."""
-    agent = make_agent("lstm", "shared")  # no dropout, so separate passes agree
+    agent = make_agent("lstm", "shared", device=device)  # no dropout, so separate passes agree
     b = agent.to_device(pixel_batch())
     out = agent.shared_losses(b)
     with torch.no_grad():
@@ -83,9 +83,9 @@ def test_shared_losses_match_textbook_formulas():
     torch.testing.assert_close(out["actor_loss"], actor)
 
 
-def test_freeze_critic_actor_loss_trains_only_the_policy_head():
+def test_freeze_critic_actor_loss_trains_only_the_policy_head(device):
     """With --freeze_critic the actor loss reaches neither the Q heads nor the shared memory."""
-    agent = make_agent("lstm", "shared_frozen")
+    agent = make_agent("lstm", "shared_frozen", device=device)
     b = agent.to_device(pixel_batch())
     agent.shared_losses(b)["actor_loss"].backward()
     assert all(g is None or not g.any() for g in grads(agent.critic))
@@ -97,8 +97,8 @@ def test_freeze_critic_actor_loss_trains_only_the_policy_head():
     assert any(g is not None and g.any() for g in grads(agent.encoder))
 
 
-def test_without_freeze_the_actor_loss_reaches_q_heads_and_memory_through_q():
-    frozen = make_agent("lstm", "shared_frozen")
+def test_without_freeze_the_actor_loss_reaches_q_heads_and_memory_through_q(device):
+    frozen = make_agent("lstm", "shared_frozen", device=device)
     free = copy.deepcopy(frozen)
     free.freeze_critic = False
     b = frozen.to_device(pixel_batch())
@@ -118,8 +118,8 @@ def test_freeze_critic_needs_shared_encoder():
 
 
 @pytest.mark.parametrize("layout", ["separate", "shared_frozen"])
-def test_target_critic_tracks_with_polyak(layout):
-    agent = make_agent("lstm", layout)
+def test_target_critic_tracks_with_polyak(layout, device):
+    agent = make_agent("lstm", layout, device=device)
     before = [p.clone() for p in agent.critic_target.parameters()]
     agent.update(pixel_batch())
     for old, tgt, online in zip(before, agent.critic_target.parameters(),
@@ -131,10 +131,10 @@ def test_target_critic_tracks_with_polyak(layout):
 
 
 @pytest.mark.parametrize("seq", ["lstm", "gpt"])
-def test_acting(seq):
+def test_acting(seq, device):
     """Greedy acting is the argmax of the whole-sequence policy; exploring samples from it,
     reproducibly from the agent's seed."""
-    agent = make_agent(seq)
+    agent = make_agent(seq, device=device)
     with torch.no_grad():  # a peaked policy, so greedy and sampled actions are informative
         agent.policy[-1].weight.mul_(3000.0)
     rng = np.random.default_rng(0)
@@ -145,12 +145,13 @@ def test_acting(seq):
     for t in range(T):
         actions[t], state = agent.act(obs[t], prev_a, prev_r, state, explore=False)
         prev_a = actions[t]
-    prev_actions = torch.as_tensor(np.concatenate([np.full((1, n), -1), actions[:-1]]))
+    prev_actions = np.concatenate([np.full((1, n), -1), actions[:-1]])
     agent.eval()
     with torch.no_grad():
-        logits = agent.policy(agent.encoder(torch.as_tensor(obs), prev_actions,
-                                            torch.zeros(T, n)))
-    np.testing.assert_array_equal(logits.argmax(-1).numpy(), actions)
+        logits = agent.policy(agent.encoder(torch.as_tensor(obs, device=device),
+                                            torch.as_tensor(prev_actions, device=device),
+                                            torch.zeros(T, n, device=device)))
+    np.testing.assert_array_equal(logits.argmax(-1).cpu().numpy(), actions)
 
     def explore(agent, obs):
         return agent.act(obs, np.full(len(obs), -1), np.zeros(len(obs), np.float32),
@@ -161,17 +162,17 @@ def test_acting(seq):
     drawn = explore(agent, many)
     assert set(drawn) <= {0, 1, 2, 3} and len(set(drawn)) > 1
     np.testing.assert_array_equal(drawn, explore(same_seed, many))
-    twin = make_agent(seq, seed=0)
+    twin = make_agent(seq, seed=0, device=device)
     twin.load_state_dict(agent.state_dict())
     twin.load_extra_state(agent.extra_state())
     np.testing.assert_array_equal(explore(agent, many), explore(twin, many))
 
 
-def test_extra_state_restores_optimizers_and_stream():
+def test_extra_state_restores_optimizers_and_stream(device):
     for layout in ("separate", "shared_frozen"):
-        agent = make_agent("lstm", layout)
+        agent = make_agent("lstm", layout, device=device)
         agent.update(pixel_batch())
-        twin = make_agent("lstm", layout, seed=1)
+        twin = make_agent("lstm", layout, seed=1, device=device)
         twin.load_state_dict(agent.state_dict())
         twin.load_extra_state(copy.deepcopy(agent.extra_state()))
         batch = pixel_batch(seed=3)

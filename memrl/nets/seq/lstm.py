@@ -36,11 +36,17 @@ class LSTM(SequenceModel):
     def forward(
         self, inputs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        # Always fp32: oneDNN has no bf16 LSTM on most CPUs, and under --precision bf16 the
-        # recurrence is where rounding would accumulate; the heads around it may still use bf16.
-        with torch.autocast(inputs.device.type, enabled=False):
-            outputs, state = self.lstm(inputs.float(), state)
-        return outputs, state
+        # Under --precision bf16, CPU autocast runs the recurrence in bf16 too (oneDNN's
+        # mkldnn_rnn_layer; fp32 master weights). CUDA autocast would run cuDNN's LSTM in fp16
+        # whatever dtype was asked for, and fp16 gradients underflow without the loss scaling
+        # that bf16 training does not use: on CUDA the recurrence stays fp32.
+        if inputs.device.type == "cuda":
+            with torch.autocast("cuda", enabled=False):
+                if state is not None:
+                    state = tuple(s.float() for s in state)
+                return self.lstm(inputs.float(), state)
+        outputs, (h, c) = self.lstm(inputs, state)
+        return outputs, (h.float(), c.float())  # states stay fp32 whatever the window ran in
 
     def initial_state(
         self, batch_size: int, device: torch.device | str
