@@ -3,7 +3,7 @@
 The grid: Passive T-Maze at two lengths and Active T-Maze at one, LSTM and GPT, several seeds,
 each run once with --precision fp32 and once with --precision bf16. Every run is a
 `python -m memrl.cli train` process at the paper's settings (configs, flags and per-model
-overrides from memrl/budget.py) with a short budget and one torch thread, written to
+overrides from the task's record in memrl/envs/) with a short budget and one torch thread, written to
 <out>/<precision>/<env_type>/<L>/<seq>-seed<S>/. Running the same command again skips finished
 runs and resumes unfinished ones, so the study can be stopped and continued at any time.
 Runs go seed by seed, fp32 and bf16 of one setting back to back, so a partial study is balanced
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from memrl import budget
 from memrl.analysis.aggregate import bootstrap_ci
+from memrl.envs import task_of
 from memrl.precision import bf16_support, cpu_model
 from memrl.sweep import RunSpec, execute_run
 
@@ -59,7 +59,7 @@ def run_specs(args: argparse.Namespace) -> list[tuple[str, RunSpec]]:
                 for precision in args.precisions:
                     run_dir = (Path(args.out).resolve() / precision / env_type / length /
                                f"{seq}-seed{seed}")
-                    argv = [*budget.task(env_type).argv(seq), "--config_env.env_name", length,
+                    argv = [*task_of(env_type).argv(seq), "--config_env.env_name", length,
                             "--seed", str(seed), "--train_episodes", episodes,
                             "--precision", precision, "--threads", "1",
                             "--checkpoint_interval", "120", "--run_dir", str(run_dir)]

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 from common import ROOT
 
 from memrl.nets.history import HistoryEncoder
@@ -41,8 +42,8 @@ def cpu_model() -> str:
 def memory_params(seq: str) -> int:
     """Parameters of the T-Maze agent's memory: embedders and sequence model."""
     config = runpy.run_path(str(ROOT / "configs" / "seq_models" / f"{seq}_default.py"))
-    encoder = HistoryEncoder(config["get_config"]().model, obs_size=2, num_actions=4,
-                             max_seq_len=52)
+    encoder = HistoryEncoder(config["get_config"]().model, obs_size=2,
+                             action_space=gym.spaces.Discrete(4), max_seq_len=52)
     return sum(p.numel() for p in encoder.parameters())
 
 
@@ -67,7 +68,9 @@ def main() -> None:
 
     print(f"CPU: {cpu_model()}; train flags: {args.extra or '(none)'}; "
           f"{args.updates} timed updates per figure")
-    header = ["model", "params"] + [f"ms/update L={L}" for L in args.lengths]
+    # Wall ms and, in brackets, the update's process CPU ms: with one thread the CPU time barely
+    # moves when other jobs share the machine, the wall time does.
+    header = ["model", "params"] + [f"ms/update L={L} (CPU ms)" for L in args.lengths]
     if not args.no_act_cost:
         header += ["act ms t=10", "act ms t=1500"]
     print("| " + " | ".join(header) + " |")
@@ -76,7 +79,8 @@ def main() -> None:
         cells = [SEQ_MODELS[seq].display_name, f"{memory_params(seq):,}"]
         for length in args.lengths:
             r = one(f"tmaze_passive:{length}:{seq}", args.updates, args.extra)
-            cells.append(f"{r['ms_per_update']:.0f}" if isinstance(r, dict) else f"failed: {r}")
+            cells.append(f"{r['ms_per_update']:.0f} ({r['cpu_ms_per_update']:.0f})"
+                         if isinstance(r, dict) else f"failed: {r}")
         if not args.no_act_cost:
             r = one(f"act:{seq}", args.updates, args.extra)
             cells += ([f"{r['act_ms_t10']:.2f}", f"{r['act_ms_t1500']:.2f}"]
