@@ -15,6 +15,7 @@ from memrl.agents.sacd import SACD
 from memrl.cli import parse_train_args
 from memrl.collector import rollout
 from memrl.evaluate import eval_env
+from memrl.nets.seq import SEQ_MODELS
 from memrl.replay import EpisodeReplay
 from memrl.trainer import Trainer
 
@@ -248,3 +249,15 @@ def test_visual_match_colour_is_remembered_above_chance(tmp_path):
     with torch.no_grad():
         success = rollout(env, trainer.agent, explore=False).success.mean()
     assert success > 0.5, f"greedy success {success:.2f} on the training arrangement"
+
+
+@pytest.mark.parametrize("seq", list(SEQ_MODELS))
+def test_every_sequence_model_trains_on_pixels(seq):
+    """configs/seq_models/<name>_cnn.py of every registered model builds a SAC-D agent over the
+    CNN embedder; its update is finite and moves the shared encoder."""
+    agent = make_agent(seq, "shared_frozen")
+    before = [p.detach().clone() for p in agent.encoder.seq_model.parameters()]
+    metrics = agent.update(pixel_batch())
+    assert all(torch.isfinite(v).all() for v in metrics.values())
+    after = list(agent.encoder.seq_model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
