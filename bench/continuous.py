@@ -5,13 +5,16 @@ Speed (default): ms per update of recurrent TD3 at the shape of Figure 8's runs,
 LSTM and GPT, on HalfCheetah-P, at 1 and 2 torch threads, each in its own process. "ref-str
 ms" adds what the original's update computes besides ours: three matrix ranks of the (B x 64,
 H) encoding per update (its logged rank-1/2/3 collapse metrics), timed on the same machine, so
-it estimates the original's update structure here. A full Figure 8 run is 1.5M such updates.
+it estimates the original's update structure here (always from an fp32 update, timed in the
+same process after a --precision bf16 row's own updates). A full Figure 8 run is 1.5M such
+updates.
 
 Learning (--learn): short runs on HalfCheetah-P and Hopper-V at the paper's settings except
 the budget (and the batch, with --batch_size), one core each; prints the evaluation returns
 and writes the runs under --out for `memrl plot`.
 
     python bench/continuous.py                                  # speed table
+    python bench/continuous.py --precision bf16 --threads 1     # bf16 rows
     python bench/continuous.py --learn --train_episodes 20 --batch_size 32 --out runs/bullet
 """
 
@@ -28,28 +31,42 @@ from pathlib import Path
 import torch
 from common import ROOT, make_trainer, quietly, train_args
 
+from memrl.precision import bf16_support, cpu_model
+
 SPEED_WORKLOADS = [("pomdp/bullet_p", "cheetah", "lstm"), ("pomdp/bullet_p", "cheetah", "gpt")]
 LEARN_WORKLOADS = [("pomdp/bullet_p", "cheetah"), ("pomdp/bullet_v", "hopper")]
 
 
-def measure(task: str, robot: str, seq: str, updates: int, threads: int) -> dict:
-    trainer = make_trainer(task, robot, seq, f"--threads {threads}")
+def measure(task: str, robot: str, seq: str, updates: int, threads: int,
+            precision: str = "fp32") -> dict:
+    """ms per update in `precision`; the reference estimate is always an fp32 update (the
+    original computes in fp32) plus its rank metrics, timed in the same process."""
+    trainer = make_trainer(task, robot, seq, f"--threads {threads} --precision {precision}")
     agent, replay = trainer.agent, trainer.replay
     quietly(lambda: [trainer.collect(explore=None) for _ in range(3)])
     seq_len, batch_size = trainer.run.config_seq.sampled_seq_len, trainer.run.batch_size
-    for _ in range(2):  # warm-up: allocator, lazy init
-        agent.update(replay.sample(batch_size, seq_len))
-    update_time = rank_time = 0.0
-    for _ in range(updates):
-        batch = replay.sample(batch_size, seq_len)
-        t0 = time.perf_counter()
-        metrics = agent.update(batch)
-        float(next(iter(metrics.values())))  # wait for the device
-        update_time += time.perf_counter() - t0
-        rank_time += _rank_metrics_time(agent, batch)
+
+    def time_updates() -> tuple[float, float]:
+        for _ in range(2):  # warm-up: allocator, lazy init
+            agent.update(replay.sample(batch_size, seq_len))
+        update_time = rank_time = 0.0
+        for _ in range(updates):
+            batch = replay.sample(batch_size, seq_len)
+            t0 = time.perf_counter()
+            metrics = agent.update(batch)
+            float(next(iter(metrics.values())))  # wait for the device
+            update_time += time.perf_counter() - t0
+            rank_time += _rank_metrics_time(agent, batch)
+        return 1000 * update_time / updates, 1000 * rank_time / updates
+
+    ms, rank_ms = time_updates()
+    fp32_ms = ms
+    if trainer.precision != "fp32":
+        agent.set_execution("fp32")
+        fp32_ms, rank_ms = time_updates()
     return {"workload": f"{task}:{robot}:{seq}", "threads": torch.get_num_threads(),
-            "batch": f"{batch_size}x{seq_len + 1}", "ms": 1000 * update_time / updates,
-            "ref_ms": 1000 * (update_time + rank_time) / updates}
+            "precision": trainer.precision, "batch": f"{batch_size}x{seq_len + 1}", "ms": ms,
+            "fp32_ms": fp32_ms, "ref_ms": fp32_ms + rank_ms}
 
 
 @torch.no_grad()
@@ -64,20 +81,23 @@ def _rank_metrics_time(agent, batch) -> float:
     return time.perf_counter() - start
 
 
-def speed(updates: int) -> None:
-    print(f"{'workload':<32} {'thr':>3} {'batch':>7} {'ms/update':>9} {'ref-str ms':>10} "
-          f"{'ratio':>6} {'1.5M updates':>12}")
+def speed(updates: int, precision: str, thread_counts: list[int]) -> None:
+    print(f"cpu: {cpu_model()}, bf16 {bf16_support(torch.device('cpu'))}")
+    print(f"{'workload':<32} {'thr':>3} {'prec':>4} {'batch':>7} {'ms/update':>9} "
+          f"{'fp32 ms':>8} {'ref-str ms':>10} {'x ref':>6} {'1.5M updates':>12}")
     for task, robot, seq in SPEED_WORKLOADS:
-        for threads in (1, 2):
+        for threads in thread_counts:
             proc = subprocess.run(
                 [sys.executable, __file__, "--one", f"{task}:{robot}:{seq}", "--threads",
-                 str(threads), "--updates", str(updates)], capture_output=True, text=True)
+                 str(threads), "--updates", str(updates), "--precision", precision],
+                capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{task}:{robot}:{seq} failed: {proc.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             days = 1.5e6 * r["ms"] / 1000 / 86400
-            print(f"{r['workload']:<32} {r['threads']:>3} {r['batch']:>7} {r['ms']:>9.1f} "
+            print(f"{r['workload']:<32} {r['threads']:>3} {r['precision']:>4} {r['batch']:>7} "
+                  f"{r['ms']:>9.1f} {r['fp32_ms']:>8.1f} "
                   f"{r['ref_ms']:>10.1f} {r['ref_ms'] / r['ms']:>6.2f} {days:>9.1f} d",
                   flush=True)
 
@@ -116,15 +136,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="bench-runs/bullet")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: one workload
-    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="torch threads of the speed rows")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                        help="precision of the speed rows' updates")
     args = parser.parse_args()
     if args.one:
         task, robot, seq = args.one.split(":")
-        print(json.dumps(measure(task, robot, seq, args.updates, args.threads)))
+        print(json.dumps(measure(task, robot, seq, args.updates, args.threads[0],
+                                 args.precision)))
     elif args.learn:
         learn(args)
     else:
-        speed(args.updates)
+        speed(args.updates, args.precision, args.threads)
 
 
 if __name__ == "__main__":
