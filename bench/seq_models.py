@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import runpy
 import subprocess
 import sys
@@ -25,18 +24,9 @@ from common import ROOT
 
 from memrl.nets.history import HistoryEncoder
 from memrl.nets.seq import SEQ_MODELS
+from memrl.precision import cpu_model
 
 SPEED = Path(__file__).resolve().parent / "speed.py"
-
-
-def cpu_model() -> str:
-    """lscpu's "Model name" (what the figures were measured on), or the platform's name."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines()
-                    if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def memory_params(seq: str) -> int:
