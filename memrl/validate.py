@@ -73,6 +73,8 @@ LEAF_RULES: dict[str, str] = {
     "policy_delay": "int >= 1",
     "init_temperature": "> 0",
     "target_entropy": "float or none",  # None: -(action dimensions)
+    "init_scheme": "str",  # memrl/nets/init.py checks the name
+    "collect_in_train_mode": "bool",
     "shared_encoder": "bool",
     "freeze_critic": "bool",
     "freeze_all": "bool",

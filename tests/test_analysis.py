@@ -122,7 +122,11 @@ def test_default_metric_and_memoryless_lines():
     assert {e: TASKS[e].memoryless for e in tasks} == {
         "tmaze_passive": 0.5, "tmaze_active": 0.5, "visual_match": pytest.approx(1 / 3),
         "key_to_door": 0.0}
-    assert TASKS["key_to_door"].axis_label == "credit assignment length"
+    # As the paper's figures label them: Passive T-Maze and Visual Match by memory length,
+    # Active T-Maze and Key-to-Door by credit assignment length.
+    assert {e: TASKS[e].axis_label for e in tasks} == {
+        "tmaze_passive": "memory length", "tmaze_active": "credit assignment length",
+        "visual_match": "memory length", "key_to_door": "credit assignment length"}
 
 
 def test_bootstrap_ci_contains_the_mean_and_shrinks_with_more_seeds():

@@ -1,10 +1,11 @@
-"""Regression guard: short fixed-seed runs of every discrete task and agent layout must keep
+"""Regression guard: short fixed-seed runs of every task kind and agent layout must keep
 giving the progress.csv they gave when the fixtures were recorded (wall_time and fps aside).
 
-The fixtures in tests/fixtures/regression/ were written by the code before the core was
-generalised to any action space and to episodes that end early; a refactor that changes what
-these runs compute (a random draw moved, a mask changed, a target computed differently) shows
-up here as a row that differs.
+The fixtures in tests/fixtures/regression/ were re-recorded once, on purpose, when the agents
+were made to start and act as the original codes do (their initialisation schemes; training
+episodes collected in train mode, GPT's dropout on); the TD3 and SAC runs were added then. A
+refactor that changes what these runs compute (a random draw moved, a mask changed, a target
+computed differently) shows up here as a row that differs.
 
 Each run is a subprocess with one thread and the math libraries pinned to portable code paths
 (MKL's conditional numerical reproducibility, oneDNN limited to AVX2, ATen's generic kernels),
@@ -42,6 +43,12 @@ _TMAZE = "--config_rl configs/rl/dqn_default.py --config_env.eval_interval 5 --b
 _PIXEL = ("--config_rl configs/rl/sacd_default.py --config_env.env_name 1 "
           "--config_env.eval_interval 5 --config_env.eval_episodes 4 --batch_size 8 "
           "--train_episodes 10 --start_training 5")
+_SIGN = ("--config_env configs/envs/sign_match.py --config_env.env_name 4 "
+         "--config_env.eval_interval 5 --config_env.eval_episodes 4 --batch_size 8 "
+         "--train_episodes 15 --start_training 5")
+_PENDULUM = ("--config_env configs/envs/gym.py --config_env.env_id memrl/Pendulum-P-v0 "
+             "--config_env.eval_interval 1 "
+             "--config_env.eval_episodes 2 --batch_size 8 --train_episodes 3 --start_training 1")
 
 # name -> train arguments (configs relative to the repo root)
 RUNS: dict[str, str] = {
@@ -68,6 +75,19 @@ RUNS: dict[str, str] = {
                                    f"--shared_encoder --freeze_critic",
     "visual_match_sacd_separate_lstm": f"--config_env configs/envs/visual_match.py "
                                        f"--config_seq configs/seq_models/lstm_cnn.py {_PIXEL}",
+    "sign_match_td3_separate_lstm": f"{_SIGN} --config_rl configs/rl/td3_default.py "
+                                    f"--config_seq configs/seq_models/lstm_default.py",
+    "sign_match_td3_shared_gpt": f"{_SIGN} --config_rl configs/rl/td3_default.py "
+                                 f"--config_seq configs/seq_models/gpt_default.py "
+                                 f"--shared_encoder --freeze_all",
+    "sign_match_sac_separate_gpt": f"{_SIGN} --config_rl configs/rl/sac_default.py "
+                                   f"--config_seq configs/seq_models/gpt_default.py",
+    "sign_match_sac_shared_lstm": f"{_SIGN} --config_rl configs/rl/sac_default.py "
+                                  f"--config_seq configs/seq_models/lstm_default.py "
+                                  f"--shared_encoder --freeze_critic",
+    "pendulum_p_td3_shared_lstm": f"{_PENDULUM} --config_rl configs/rl/td3_default.py "
+                                  f"--config_seq configs/seq_models/lstm_default.py "
+                                  f"--config_seq.sampled_seq_len 16 --shared_encoder --freeze_all",
 }
 
 

@@ -155,6 +155,7 @@ def test_acting(seq, device):
     np.testing.assert_array_equal(logits.argmax(-1).cpu().numpy(), actions)
 
     def explore(agent, obs):
+        torch.manual_seed(1)  # GPT acts with dropout while exploring (train mode)
         return agent.act(obs, np.full(len(obs), -1), np.zeros(len(obs), np.float32),
                          agent.initial_state(len(obs)), explore=True)[0]
 

@@ -18,6 +18,14 @@ def get_config() -> ConfigDict:
     config.config_critic = ConfigDict()
     config.config_critic.hidden_dims = (256, 256)  # each twin Q head MLP on (h, a)
 
+    # How the networks start (memrl/nets/init.py): "orthogonal" as the paper's continuous-
+    # control code (every dense layer orthogonal with zero bias, the LSTM orthogonal per gate),
+    # "fanin" as its main code, "torch" PyTorch's defaults.
+    config.init_scheme = "orthogonal"
+    # Collect training episodes in train mode (GPT's dropout on while acting), as the original
+    # code does; evaluation always acts in eval mode. False: collect in eval mode too.
+    config.collect_in_train_mode = True
+
     config.discount = 0.99
     config.tau = 0.005  # Polyak step of the target critic (and its sequence model)
 

@@ -18,6 +18,14 @@ def get_config() -> ConfigDict:
     config.config_critic = ConfigDict()
     config.config_critic.hidden_dims = (256, 256)  # each of the twin Q head MLPs
 
+    # How the networks start (memrl/nets/init.py): "fanin" as the paper's main code (head
+    # MLPs by rlkit's fanin_init with biases 0.1, last layer +-3e-3 (Q), +-1e-3 (policy); LSTM orthogonal),
+    # "orthogonal" as its continuous-control code, "torch" PyTorch's defaults.
+    config.init_scheme = "fanin"
+    # Collect training episodes in train mode (GPT's dropout on while acting), as the original
+    # code does; evaluation always acts in eval mode. False: collect in eval mode too.
+    config.collect_in_train_mode = True
+
     config.discount = 0.99
     config.tau = 0.005  # Polyak step of the target Q network after every update
     config.temperature = 0.1  # entropy weight alpha, fixed (no automatic tuning)

@@ -6,6 +6,11 @@ Networks (`ActorCritic`): a HistoryEncoder (the actor's memory), an actor head o
 states, twin Q heads Q_i(h, a) on a hidden state concatenated with an action, and the critic's
 own HistoryEncoder unless the encoder is shared.
 
+Networks start as config_rl.init_scheme says (memrl/nets/init.py; by default as the
+continuous-control code: orthogonal dense layers with zero biases, the LSTM orthogonal per
+gate). Training episodes are collected in train mode (GPT's dropout on), evaluation in eval
+mode, as that code acts.
+
 A window has S + 1 inputs (previous action and reward zero at its first step), hence hidden
 states h_0..h_S. Q(h_t, a_t) is trained for t < S under the mask against
     y_t = r_t + gamma (1 - d_t) [min_i Q'_i(h'_{t+1}, a') + bonus],
@@ -57,6 +62,7 @@ from memrl.agents.base import (
 )
 from memrl.nets.embedders import mlp
 from memrl.nets.history import HistoryEncoder
+from memrl.nets.init import POLICY_HEAD_LAST_BOUND, Q_HEAD_LAST_BOUND, init_head
 from memrl.replay import Batch
 
 QFunction = Callable[[torch.Tensor], torch.Tensor]  # actions (S, B, A) -> min(Q1, Q2) (S, B)
@@ -117,6 +123,7 @@ class ActorCriticAgent(Agent):
 
     action_spaces = (gym.spaces.Box,)
     switches = ("shared_encoder", "freeze_critic", "freeze_all")
+    default_init_scheme = "orthogonal"  # the continuous-control code's
     metric_names: tuple[str, ...] = ("critic_loss", "actor_loss", "q1", "q2",
                                      "critic_grad_norm", "actor_grad_norm")
     # Metrics of the actor step: with policy_delay > 1 an update without one repeats the last.
@@ -132,7 +139,7 @@ class ActorCriticAgent(Agent):
         device: torch.device,
         seed: int,
     ):
-        super().__init__()
+        super().__init__(rl_cfg, seq_cfg, env, train, device, seed)
         check_unit_box(env.action_space, rl_cfg.algo)
         self.shared_encoder = bool(rl_cfg.get("shared_encoder", False))
         self.freeze_all = bool(rl_cfg.get("freeze_all", False))
@@ -140,25 +147,25 @@ class ActorCriticAgent(Agent):
         if self.freeze_critic and not self.shared_encoder:
             raise ValueError("--freeze_critic and --freeze_all need --shared_encoder: with "
                              "separate sequence models the actor loss never trains the critic")
-        self.device = device
         self.action_dim = env.action_dim
-        self.discount = rl_cfg.discount
-        self.tau = rl_cfg.tau
         self.policy_delay = int(rl_cfg.get("policy_delay", 1))
         if self.policy_delay < 1:
             raise ValueError(f"config_rl.policy_delay must be >= 1, got {self.policy_delay}")
-        self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
-
-        max_seq_len = train.max_seq_len(env.max_episode_steps)
 
         def encoder() -> HistoryEncoder:
-            return HistoryEncoder(seq_cfg.model, env.obs_size, env.action_space, max_seq_len,
-                                  env.image_shape)
+            memory = HistoryEncoder(seq_cfg.model, env.obs_size, env.action_space,
+                                    self.max_seq_len, env.image_shape)
+            memory.initialise(self.init_scheme)
+            return memory
 
         actor_dims = tuple(rl_cfg.config_actor.hidden_dims)
         self.net = ActorCritic(encoder, lambda hidden: self.make_actor(hidden, actor_dims),
                                tuple(rl_cfg.config_critic.hidden_dims), self.action_dim,
-                               self.shared_encoder).to(device)
+                               self.shared_encoder)
+        init_head(self.net.actor, self.init_scheme, POLICY_HEAD_LAST_BOUND)
+        init_head(self.net.critic.q1, self.init_scheme, Q_HEAD_LAST_BOUND)
+        init_head(self.net.critic.q2, self.init_scheme, Q_HEAD_LAST_BOUND)
+        self.net.to(device)
         self.target = copy.deepcopy(self.net).requires_grad_(False)
         if not self.target_has_actor:
             self.target.actor = None
@@ -175,7 +182,6 @@ class ActorCriticAgent(Agent):
         else:
             self.actor_optimizer = make_adam(self.actor_params(), rl_cfg.actor_lr)
             self.critic_optimizer = make_adam(self.critic_params(), rl_cfg.critic_lr)
-        self.rng = np.random.default_rng(seed)  # exploration noise
         self.updates = 0
         self.last_actor_metrics = {name: torch.zeros((), device=device)
                                    for name in self.actor_metric_names}
@@ -221,7 +227,7 @@ class ActorCriticAgent(Agent):
 
     @torch.no_grad()
     def act(self, obs, prev_actions, prev_rewards, state, explore: bool):
-        self.eval()
+        self.set_acting_mode(explore)
         hidden, state = self.net.encoder.step(
             *self.step_tensors(obs, prev_actions, prev_rewards), state
         )

@@ -19,8 +19,10 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
+from ml_collections import ConfigDict
 from torch import nn
 
+from memrl.nets.init import check_scheme
 from memrl.replay import Batch
 
 
@@ -74,6 +76,36 @@ class Agent(nn.Module, abc.ABC):
     # --freeze_critic, --freeze_all) it accepts, as leaves of its rl config.
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete,)
     switches: ClassVar[tuple[str, ...]] = ()
+    # How the networks start when config_rl.init_scheme is not given: the scheme of the
+    # original code the algorithm comes from (memrl/nets/init.py).
+    default_init_scheme: ClassVar[str] = "fanin"
+
+    def __init__(
+        self,
+        rl_cfg: ConfigDict,
+        seq_cfg: ConfigDict,
+        env: EnvSpec,
+        train: TrainSpec,
+        device: torch.device,
+        seed: int,
+    ):
+        """What every algorithm reads the same way from its configs."""
+        super().__init__()
+        self.device = device
+        self.discount = rl_cfg.discount
+        self.tau = rl_cfg.tau
+        self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
+        self.init_scheme = check_scheme(rl_cfg.get("init_scheme", self.default_init_scheme))
+        # Both original codes collect training episodes with the networks in train mode (GPT's
+        # dropout on while acting) and evaluate in eval mode.
+        self.collect_in_train_mode = bool(rl_cfg.get("collect_in_train_mode", True))
+        self.max_seq_len = train.max_seq_len(env.max_episode_steps)
+        self.rng = np.random.default_rng(seed)  # the agent's own draws while acting
+
+    def set_acting_mode(self, explore: bool) -> None:
+        """Train mode while collecting training episodes (unless config_rl.collect_in_train_mode
+        is False), eval mode while evaluating."""
+        self.train(explore and self.collect_in_train_mode)
 
     def schedule_values(self) -> dict[str, float]:
         """Values of the agent's schedules to log with each row (epsilon, noise, temperature)."""

@@ -6,7 +6,7 @@ the double-DQN argmax. The target network runs once, without gradients. The refe
 implementation runs the online network a second time for the argmax; the maths is the same
 (for GPT, the argmax here sees the same dropout mask as the prediction). As in the reference,
 both networks are in train mode during updates, so GPT's dropout is active in the target pass
-too; acting uses eval mode (no dropout), which the step-wise KV cache needs to match training.
+too, and while collecting training episodes; evaluation acts in eval mode.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from memrl.agents.base import (
 )
 from memrl.nets.embedders import mlp
 from memrl.nets.history import HistoryEncoder
+from memrl.nets.init import Q_HEAD_LAST_BOUND, init_head
 from memrl.replay import Batch
 
 
@@ -57,16 +58,13 @@ class DQN(Agent):
         device: torch.device,
         seed: int,
     ):
-        super().__init__()
-        self.device = device
+        super().__init__(rl_cfg, seq_cfg, env, train, device, seed)
         self.num_actions = env.num_actions
-        self.discount = rl_cfg.discount
-        self.tau = rl_cfg.tau
-        self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
-
-        max_seq_len = train.max_seq_len(env.max_episode_steps)
         self.q_net = QNetwork(seq_cfg.model, tuple(rl_cfg.config_critic.hidden_dims), env,
-                              max_seq_len).to(device)
+                              self.max_seq_len)
+        self.q_net.encoder.initialise(self.init_scheme)
+        init_head(self.q_net.head, self.init_scheme, Q_HEAD_LAST_BOUND)
+        self.q_net.to(device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.optimizer = make_adam(self.q_net.parameters(), rl_cfg.critic_lr)
 
@@ -75,7 +73,6 @@ class DQN(Agent):
         self.end_eps = 1.0 / env.max_episode_steps
         self.schedule_steps = rl_cfg.schedule_end * train.train_episodes * env.max_episode_steps
         self.explore_steps = 0  # actions taken by the exploring policy so far
-        self.rng = np.random.default_rng(seed)
 
     def epsilon_at(self, explore_steps: np.ndarray | int) -> np.ndarray | float:
         frac = np.minimum(1.0, explore_steps / max(self.schedule_steps, 1.0))
@@ -93,7 +90,7 @@ class DQN(Agent):
 
     @torch.no_grad()
     def act(self, obs, prev_actions, prev_rewards, state, explore: bool):
-        self.q_net.eval()
+        self.set_acting_mode(explore)
         hidden, state = self.q_net.encoder.step(
             *self.step_tensors(obs, prev_actions, prev_rewards), state
         )
@@ -108,7 +105,7 @@ class DQN(Agent):
         return actions, state
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        self.q_net.train()
+        self.train()  # the online and target networks
         b = self.to_device(batch)
         inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
         with self.autocast():

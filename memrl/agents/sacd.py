@@ -21,8 +21,9 @@ Two layouts, as in the reference implementation:
   memory through the policy's probabilities.) Without it the actor loss also trains the Q heads
   and the memory through Q, the path the paper's appendix C.1 blames for exploding gradients.
 
-Acting samples from the policy when exploring and takes its argmax otherwise, in eval mode
-(no dropout), with the agent's own numpy stream for the draws.
+Acting samples from the policy when exploring (in train mode, as the reference collects) and
+takes its argmax otherwise (in eval mode), with the agent's own numpy stream for the draws.
+Networks start as config_rl.init_scheme says (memrl/nets/init.py; the main code's by default).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from memrl.agents.base import (
 )
 from memrl.nets.embedders import mlp
 from memrl.nets.history import HistoryEncoder
+from memrl.nets.init import POLICY_HEAD_LAST_BOUND, Q_HEAD_LAST_BOUND, init_head
 from memrl.replay import Batch
 
 
@@ -65,15 +67,6 @@ class TwinQ(nn.Module):
         return self.q1(hidden).float(), self.q2(hidden).float()  # fp32 under --precision bf16
 
 
-def policy_head(hidden_size: int, hidden_dims: tuple[int, ...], num_actions: int) -> nn.Module:
-    """MLP to action logits; the last layer starts near zero, so the first policy is ~uniform
-    (the reference initialises it uniformly in +-1e-3)."""
-    head = mlp(hidden_size, hidden_dims, num_actions)
-    nn.init.uniform_(head[-1].weight, -1e-3, 1e-3)
-    nn.init.uniform_(head[-1].bias, -1e-3, 1e-3)
-    return head
-
-
 class SACD(Agent):
     metric_names = ("critic_loss", "actor_loss", "entropy", "q_mean", "critic_grad_norm",
                     "actor_grad_norm")
@@ -88,33 +81,31 @@ class SACD(Agent):
         device: torch.device,
         seed: int,
     ):
-        super().__init__()
+        super().__init__(rl_cfg, seq_cfg, env, train, device, seed)
         shared_encoder = bool(rl_cfg.get("shared_encoder", False))
         freeze_critic = bool(rl_cfg.get("freeze_critic", False))
         if freeze_critic and not shared_encoder:
             raise ValueError("--freeze_critic needs --shared_encoder: with separate sequence "
                              "models the actor loss never trains the critic anyway")
-        self.device = device
         self.shared_encoder = shared_encoder
         self.freeze_critic = freeze_critic
-        self.discount = rl_cfg.discount
-        self.tau = rl_cfg.tau
         self.alpha = rl_cfg.temperature
-        self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
-
-        max_seq_len = train.max_seq_len(env.max_episode_steps)
 
         def encoder() -> HistoryEncoder:
-            return HistoryEncoder(seq_cfg.model, env.obs_size, env.action_space, max_seq_len,
-                                  env.image_shape)
+            memory = HistoryEncoder(seq_cfg.model, env.obs_size, env.action_space,
+                                    self.max_seq_len, env.image_shape)
+            memory.initialise(self.init_scheme)
+            return memory
 
         # The actor's memory; with shared_encoder also the critic's.
         self.encoder = encoder()
         hidden = self.encoder.hidden_size
-        self.policy = policy_head(hidden, tuple(rl_cfg.config_actor.hidden_dims),
-                                  env.num_actions)
+        self.policy = mlp(hidden, tuple(rl_cfg.config_actor.hidden_dims), env.num_actions)
+        init_head(self.policy, self.init_scheme, POLICY_HEAD_LAST_BOUND)
         self.critic = TwinQ(hidden, tuple(rl_cfg.config_critic.hidden_dims), env.num_actions,
                             None if shared_encoder else encoder())
+        init_head(self.critic.q1, self.init_scheme, Q_HEAD_LAST_BOUND)
+        init_head(self.critic.q2, self.init_scheme, Q_HEAD_LAST_BOUND)
         self.to(device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
 
@@ -123,7 +114,6 @@ class SACD(Agent):
         else:
             self.actor_optimizer = make_adam(self.actor_params(), rl_cfg.actor_lr)
             self.critic_optimizer = make_adam(self.critic.parameters(), rl_cfg.critic_lr)
-        self.rng = np.random.default_rng(seed)
 
     def actor_params(self) -> list[nn.Parameter]:
         return [*self.encoder.parameters(), *self.policy.parameters()]
@@ -136,7 +126,7 @@ class SACD(Agent):
 
     @torch.no_grad()
     def act(self, obs, prev_actions, prev_rewards, state, explore: bool):
-        self.eval()
+        self.set_acting_mode(explore)
         hidden, state = self.encoder.step(
             *self.step_tensors(obs, prev_actions, prev_rewards), state
         )

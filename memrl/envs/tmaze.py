@@ -160,6 +160,9 @@ ACTIVE_TMAZE = Task(
                        "--config_seq.model.seq_model_config.n_head", "2")},
     budgets={20: 40000, 50: 40000, 100: 40000, 250: 32000, 500: 16000},
     memoryless=0.5,
+    # The paper's Active T-Maze figure plots against L as the credit assignment length (the
+    # goal's reward comes ~L steps after the step left that earns it).
+    axis_label="credit assignment length",
     gym_id="memrl/ActiveTMaze-v0",
     gym_entry=ActiveTMaze,
 )

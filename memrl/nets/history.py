@@ -8,6 +8,7 @@ from ml_collections import ConfigDict
 from torch import nn
 
 from memrl.nets.embedders import ActionEmbedder, CNNEmbedder, LinearReLU
+from memrl.nets.init import init_embedders
 from memrl.nets.seq import build_seq_model
 from memrl.nets.seq.base import State
 
@@ -68,6 +69,13 @@ class HistoryEncoder(nn.Module):
         if self.reward_embedder is not None:
             parts.append(self.reward_embedder(prev_rewards.unsqueeze(-1)))
         return torch.cat(parts, dim=-1)
+
+    def initialise(self, scheme: str) -> None:
+        """Start as config_rl.init_scheme says (memrl/nets/init.py): the embedders here, the
+        sequence model by its own rule."""
+        embedders = [self.obs_embedder, self.action_embedder, self.reward_embedder]
+        init_embedders([m for m in embedders if m is not None], scheme)
+        self.seq_model.initialise(scheme)
 
     @property
     def _is_cnn(self) -> bool:

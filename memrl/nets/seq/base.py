@@ -50,6 +50,11 @@ class SequenceModel(nn.Module, abc.ABC):
     def initial_state(self, batch_size: int, device: torch.device | str) -> State:
         """The empty state for `batch_size` new sequences."""
 
+    def initialise(self, scheme: str) -> None:
+        """Re-initialise as the agent's init scheme asks (config_rl.init_scheme: "fanin",
+        "orthogonal" or "torch", see memrl/nets/init.py). A model whose own paper fixes its
+        initialisation keeps it under every scheme: the default does nothing."""
+
     def step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One step for acting: (B, input_size) and a state -> (B, hidden_size) and the next
         state. A window of length 1; models override it where a step has a cheaper form."""

@@ -17,7 +17,8 @@ projections, the same at every t.
 Init: the traces fall to `forgotten_at` of an input after periods spaced evenly on a log scale
 between min_period and max_period steps; omega_k = 2 pi / period_k for periods spaced linearly
 between the same bounds, as in the paper's code. alpha is clamped below zero so |gamma| < 1.
-Layers are stacked behind a linear projection of the inputs to `width`.
+Layers are stacked behind a linear projection of the inputs to `width`. This init holds under
+every init scheme; the Linear layers keep PyTorch's default.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ Training runs whole windows through causal self-attention. Acting calls `step` o
 step; the state keeps each layer's keys and values of the steps so far, so step t costs O(t)
 and never re-runs the prefix.
 
+Acting while collecting training episodes runs in train mode, as both original codes do, so
+dropout is on: a cached step draws masks for its own computations only (its embedding, its row
+of attention weights, its residual branches), and the keys and values of earlier steps keep the
+masks they were computed with, as a forward pass with a key/value cache draws them.
+
 Episodes longer than training: the model was trained on windows of at most `max_seq_len`
 inputs at positions 0..max_seq_len-1, so past that acting keeps the last `max_seq_len` inputs
 and re-bases their positions to 0..max_seq_len-1 at every step, so acting looks like training
@@ -93,7 +98,10 @@ class CausalSelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    """GPT-2 block: pre-LayerNorm attention and 4x GELU MLP, each added to the residual."""
+    """GPT-2 block: pre-LayerNorm attention and 4x GELU MLP, each added to the residual.
+
+    Masked attention logits are -inf here (the codes use -1e4): the same softmax in fp32, as
+    every row keeps at least its own step."""
 
     def __init__(self, n_embd: int, n_head: int, pdrop: float):
         super().__init__()
@@ -102,7 +110,7 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(
             OrderedDict(
                 c_fc=nn.Linear(n_embd, 4 * n_embd),
-                gelu=nn.GELU(),
+                gelu=nn.GELU(approximate="tanh"),  # GPT-2's gelu_new, as both codes use
                 c_proj=nn.Linear(4 * n_embd, n_embd),
                 drop=Dropout(pdrop),
             )
@@ -149,14 +157,14 @@ class GPT(SequenceModel):
         self.embed_drop = Dropout(pdrop)
         self.blocks = nn.ModuleList(Block(input_size, n_head, pdrop) for _ in range(n_layer))
         self.ln_f = nn.LayerNorm(input_size)
-        # GPT-2 init; the residual projections are scaled down so the residual stream's variance
-        # does not grow with depth.
+        # GPT-2's init as both original codes apply it: every weight N(0, 0.02), c_proj too
+        # (without GPT-2's 1/sqrt(2 n_layer) scaling of the residual projections), biases 0,
+        # LayerNorms 1 and 0.
         for name, param in self.named_parameters():
             if name.endswith("bias"):
                 nn.init.zeros_(param)
             elif param.dim() == 2:
-                std = 0.02 / math.sqrt(2 * n_layer) if name.endswith("c_proj.weight") else 0.02
-                nn.init.normal_(param, mean=0.0, std=std)
+                nn.init.normal_(param, mean=0.0, std=0.02)
 
     @classmethod
     def from_config(cls, cfg: ConfigDict, input_size: int, max_seq_len: int) -> GPT:

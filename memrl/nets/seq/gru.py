@@ -1,7 +1,11 @@
 """GRU sequence model, the reference implementation's other recurrent network (Cho et al.,
 "Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine
 Translation", EMNLP 2014). State: h of every layer; a step costs O(hidden^2) like the LSTM's,
-with three gates instead of four and no cell state."""
+with three gates instead of four and no cell state.
+
+Initialisation under every init scheme: orthogonal weights on each stacked gate matrix and
+zero biases, as the main code initialises its recurrent networks.
+"""
 
 from __future__ import annotations
 

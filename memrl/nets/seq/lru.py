@@ -17,6 +17,9 @@ Each layer keeps a complex diagonal linear recurrence of N units over its input 
 Being linear in x, a window is one scan (scan.py); the nonlinearity sits between layers, in the
 paper's block: pre-LayerNorm, LRU, GELU, a gated linear unit, residual. State: x of every layer
 (B, N) complex; a step costs O(N x width) for the B and C projections.
+
+Initialisation under every init scheme: the paper's (lambda on the ring, gamma from it, B and C
+variance-preserving); the other Linear layers PyTorch's default.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """LSTM sequence model (the paper's recurrent baseline; Hochreiter and Schmidhuber, "Long
-Short-Term Memory", Neural Computation 1997). State: (h, c) of every layer."""
+Short-Term Memory", Neural Computation 1997). State: (h, c) of every layer.
+
+Initialisation follows the agent's scheme (`initialise`): the main code orthogonalises each
+stacked 4-gate weight matrix, the continuous-control code (flax's OptimizedLSTMCell) each gate's
+own kernel; biases are zero in both. Orthogonalising the stack instead of each gate leaves each
+gate's block with singular values of about 0.5, not 1.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,19 @@ from torch import nn
 from memrl.nets.seq.base import SequenceModel
 
 
-def orthogonal_init(rnn: nn.RNNBase) -> None:
-    """Orthogonal weights and zero biases, as the reference implementation initialises its
-    recurrent networks (PyTorch's default uniform init lets gradients explode or vanish)."""
+def orthogonal_init(rnn: nn.RNNBase, per_gate: bool = False) -> None:
+    """Orthogonal weights and zero biases, as both original codes initialise their recurrent
+    networks (PyTorch's default uniform init lets gradients explode or vanish). `per_gate`:
+    each gate's (hidden, in) block of a stacked weight is orthogonal on its own."""
+    gates = rnn.weight_hh_l0.shape[0] // rnn.hidden_size
     for name, param in rnn.named_parameters():
-        if "weight" in name:
-            nn.init.orthogonal_(param)
-        else:
+        if "weight" not in name:
             nn.init.zeros_(param)
+        elif per_gate:
+            for block in param.data.chunk(gates, dim=0):
+                nn.init.orthogonal_(block)
+        else:
+            nn.init.orthogonal_(param)
 
 
 class LSTM(SequenceModel):
@@ -32,6 +43,12 @@ class LSTM(SequenceModel):
     @classmethod
     def from_config(cls, cfg: ConfigDict, input_size: int, max_seq_len: int) -> LSTM:
         return cls(input_size, hidden_size=cfg.hidden_size, n_layer=cfg.n_layer)
+
+    def initialise(self, scheme: str) -> None:
+        if scheme == "torch":
+            self.lstm.reset_parameters()
+        else:
+            orthogonal_init(self.lstm, per_gate=scheme == "orthogonal")
 
     def forward(
         self, inputs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None

@@ -15,6 +15,9 @@ Training runs the SSM over the window with a scan (scan.py); acting carries, per
 d_conv - 1 convolution inputs and the SSM state h: a step costs O(d_inner x N + width x d_inner),
 the same at every t. The (T, B, d_inner, N) tensors of the scan are what make this slower than
 the fused CUDA kernel, which never writes them to memory.
+
+Initialisation under every init scheme: the paper's (A as S4D-real, delta's bias and dt_proj as
+above); the other Linear layers PyTorch's default.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ without remembering, so its curve is the measured memoryless line next to the an
 (T-Maze 0.5). It runs through the same sequence-model interface with an empty state, so it
 trains on the same whole-episode batches as the memory models and differs from them in memory
 alone (the reference trains its Markov agent on single transitions, `sampled_seq_len 1`).
-Cost per step: O(width^2), the same at every t.
+Cost per step: O(width^2), the same at every t. Its Linear layers keep PyTorch's default under
+every init scheme.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ Acting runs windows of one step, which is the recurrent form: O(d^2) per head an
 at every t. The layer is xLSTM's mLSTM cell in a pre-LayerNorm residual block; as in xLSTM's
 block, each head's readout is normalised (before the output gate here), and the block's causal
 convolution and up-projection are left out, so the whole state is C, n and m.
+
+Initialisation under every init scheme: xLSTM's gate init (input-independent gates, forget gates
+biased open); the other Linear layers PyTorch's default.
 """
 
 from __future__ import annotations
