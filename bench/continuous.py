@@ -73,8 +73,8 @@ def measure(task: str, robot: str, seq: str, updates: int, threads: int,
 def _rank_metrics_time(agent, batch) -> float:
     """Seconds the original's three rank metrics of the encoding take on this batch."""
     b = agent.to_device(batch)
-    hidden = agent.net.encoder(b["obs"], b["prev_actions"], b["prev_rewards"])[:-1]
-    flat = (hidden * b["mask"][..., None]).reshape(-1, hidden.shape[-1])
+    hidden = agent.net.encoder(*b.inputs)[:-1]
+    flat = (hidden * b.mask[..., None]).reshape(-1, hidden.shape[-1])
     start = time.perf_counter()
     for tol in (1e-1, 1e-2, 1e-3):
         torch.linalg.matrix_rank(flat, atol=tol)

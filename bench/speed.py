@@ -125,8 +125,7 @@ def time_updates(agent, replay, seq_len: int, updates: int) -> dict[str, float]:
             # without gradients, for the double-DQN argmax (in fp32, as all of its update).
             b = agent.to_device(batch)
             with torch.no_grad():
-                timed("extra", lambda: agent.q_net(b["obs"], b["prev_actions"],
-                                                   b["prev_rewards"]))
+                timed("extra", lambda: agent.q_net(*b.inputs))
     return {name: 1000 * value / updates for name, value in total.items()}
 
 

@@ -22,16 +22,21 @@ fancy-indexing call each; no Python loop per sequence.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Generic, TypeVar
 
 import gymnasium as gym
 import numpy as np
 
 NO_ACTION = -1  # a discrete prev_action with no action before it: embedded as zeros
 
+ArrayT = TypeVar("ArrayT")  # numpy arrays as sampled, torch tensors on an agent's device
+OtherT = TypeVar("OtherT")
 
-@dataclass
-class Batch:
+
+@dataclass(frozen=True)
+class Batch(Generic[ArrayT]):
     """A (window, batch) sample. Model input step k is (prev_actions[k], prev_rewards[k], obs[k]).
 
     Shapes (S = window length, B = batch size, A = the action's shape, () for discrete):
@@ -39,15 +44,27 @@ class Batch:
     (S, B, *A), rewards / terminals / mask (S, B). Step k < S is the transition
     o_k --a_k--> (r_k, o_{k+1}); terminals[k] = 1 when o_{k+1} ends the episode for good (no
     bootstrap; a time-limit end is 0); mask says which transitions lie inside their episode.
+
+    The replay samples numpy arrays; an agent moves the same record onto its device
+    (`Agent.to_device`) and its losses read the fields by name.
     """
 
-    obs: np.ndarray
-    prev_actions: np.ndarray
-    prev_rewards: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    terminals: np.ndarray
-    mask: np.ndarray
+    obs: ArrayT
+    prev_actions: ArrayT
+    prev_rewards: ArrayT
+    actions: ArrayT
+    rewards: ArrayT
+    terminals: ArrayT
+    mask: ArrayT
+
+    @property
+    def inputs(self) -> tuple[ArrayT, ArrayT, ArrayT]:
+        """What a memory reads at steps 0..S: (obs, prev_actions, prev_rewards)."""
+        return self.obs, self.prev_actions, self.prev_rewards
+
+    def map(self, fn: Callable[[ArrayT], OtherT]) -> Batch[OtherT]:
+        """The same sample with every field passed through `fn` (e.g. onto a device)."""
+        return Batch(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
 
 
 def no_action(action_space: gym.Space) -> np.ndarray:
@@ -184,7 +201,7 @@ class EpisodeReplay:
 
     # --- sampling --------------------------------------------------------------------------
 
-    def sample(self, batch_size: int, seq_len: int = -1) -> Batch:
+    def sample(self, batch_size: int, seq_len: int = -1) -> Batch[np.ndarray]:
         """B windows of `seq_len` transitions (-1: whole episodes, padded to the horizon)."""
         if not len(self):
             raise RuntimeError("cannot sample from an empty replay")
@@ -215,7 +232,7 @@ class EpisodeReplay:
         before = np.where(which > 0, cumulative[which - 1], 0)
         return records[which], u - before
 
-    def _gather(self, records: np.ndarray, offset: np.ndarray, S: int) -> Batch:
+    def _gather(self, records: np.ndarray, offset: np.ndarray, S: int) -> Batch[np.ndarray]:
         start, length = self.ep_start[records], self.ep_length[records]
         k = np.arange(S + 1)[:, None]  # (S+1, 1) input step within the window
         t = offset[None, :] + k  # (S+1, B) step within the episode

@@ -51,10 +51,6 @@ def box_batch(batch_size=6, seq_len=-1, seed=0):
     return replay.sample(batch_size, seq_len)
 
 
-def inputs(b):
-    return b["obs"], b["prev_actions"], b["prev_rewards"]
-
-
 def min_q(critic, hidden, actions):
     """min(Q1, Q2)(h, a) from the two head MLPs on the concatenation of h and a."""
     x = torch.cat([hidden, actions], -1)

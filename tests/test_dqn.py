@@ -41,17 +41,17 @@ def test_update_matches_reference_double_dqn_loss(seq, device):
     agent, env = make_agent(seq, device=device)
     batch = random_replay(env).sample(5, -1)
     b = agent.to_device(batch)
-    inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
+    inputs = b.inputs
     agent.q_net.eval()  # no dropout, so separate passes agree
     agent.target_net.eval()
     target_net = copy.deepcopy(agent.target_net)
     with torch.no_grad():
         q = agent.q_net(*inputs)
-        q_pred = q[:-1].gather(-1, b["actions"][..., None])[..., 0]
+        q_pred = q[:-1].gather(-1, b.actions[..., None])[..., 0]
         a_star = agent.q_net(*inputs)[1:].argmax(-1, keepdim=True)
         q_next = target_net(*inputs)[1:].gather(-1, a_star)[..., 0]
-        y = b["rewards"] + 0.99 * (1 - b["terminals"]) * q_next
-        expected = ((q_pred - y) ** 2 * b["mask"]).sum() / b["mask"].sum()
+        y = b.rewards + 0.99 * (1 - b.terminals) * q_next
+        expected = ((q_pred - y) ** 2 * b.mask).sum() / b.mask.sum()
     agent.train = lambda mode=True: agent  # keep eval mode inside update()
     metrics = agent.update(batch)
     assert torch.allclose(metrics["critic_loss"], expected, atol=1e-6)

@@ -12,7 +12,6 @@ from actor_critic_helpers import (
     box_batch,
     grads_nonzero,
     grads_zero,
-    inputs,
     make_agent,
     min_q,
     twin_td_loss,
@@ -65,18 +64,18 @@ def test_update_losses_match_textbook_sac(seq, layout, device):
     out = agent.update(batch)
 
     torch.manual_seed(1)  # the same draws: next actions, then the actor's actions
-    net, target, alpha, mask = before.net, before.target, 0.1, b["mask"]
-    x = inputs(b)
-    S, B = b["rewards"].shape
+    net, target, alpha, mask = before.net, before.target, 0.1, b.mask
+    x = b.inputs
+    S, B = b.rewards.shape
     with torch.no_grad():
         h_actor = net.encoder(*x)
         a_next, logp_next = tanh_gaussian(net.actor, h_actor[1:],
                                           torch.randn(S, B, 2, device=device))
         critic_memory = target.encoder if layout == "shared" else target.critic_encoder
         soft_q = min_q(target.critic, critic_memory(*x)[1:], a_next) - alpha * logp_next
-        y = b["rewards"] + 0.99 * (1 - b["terminals"]) * soft_q
+        y = b.rewards + 0.99 * (1 - b.terminals) * soft_q
         h = h_actor if layout == "shared" else net.critic_encoder(*x)
-        critic_loss = twin_td_loss(net.critic, h[:-1], b["actions"], y, mask)
+        critic_loss = twin_td_loss(net.critic, h[:-1], b.actions, y, mask)
 
         a, logp = tanh_gaussian(net.actor, h_actor[:-1], torch.randn(S, B, 2, device=device))
         if layout == "separate":

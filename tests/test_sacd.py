@@ -68,14 +68,14 @@ def test_shared_losses_match_textbook_formulas(device):
     b = agent.to_device(pixel_batch())
     out = agent.shared_losses(b)
     with torch.no_grad():
-        h = agent.encoder(b["obs"], b["prev_actions"], b["prev_rewards"])
+        h = agent.encoder(*b.inputs)
         probs = torch.softmax(agent.policy(h), -1)
         q1, q2 = agent.critic.q1(h), agent.critic.q2(h)
         t1, t2 = agent.critic_target.q1(h[1:]), agent.critic_target.q2(h[1:])
         v_next = (probs[1:] * (torch.min(t1, t2) - 0.1 * probs[1:].log())).sum(-1)
-        y = b["rewards"] + 0.99 * (1 - b["terminals"]) * v_next
-        a = b["actions"][..., None]
-        mask, n = b["mask"], b["mask"].sum()
+        y = b.rewards + 0.99 * (1 - b.terminals) * v_next
+        a = b.actions[..., None]
+        mask, n = b.mask, b.mask.sum()
         critic = sum((((q[:-1].gather(-1, a)[..., 0] - y) ** 2) * mask).sum() / n
                      for q in (q1, q2))
         p = probs[:-1]

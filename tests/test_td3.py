@@ -15,7 +15,6 @@ from actor_critic_helpers import (
     box_batch,
     grads_nonzero,
     grads_zero,
-    inputs,
     make_agent,
     min_q,
     twin_td_loss,
@@ -44,16 +43,16 @@ def test_update_losses_match_textbook_td3(seq, layout, device):
 
     torch.manual_seed(1)  # the same target-smoothing draw
     net, target = before.net, before.target
-    x = inputs(b)
+    x = b.inputs
     with torch.no_grad():
         critic_memory = target.encoder if layout == "shared" else target.critic_encoder
         h_next = critic_memory(*x)[1:]
         a_next = torch.tanh(target.actor.mlp(target.encoder(*x)[1:]))
         noise = (torch.randn(a_next.shape, device=device) * 0.2).clamp(-0.5, 0.5)
         a_next = (a_next + noise).clamp(-1, 1)
-        y = b["rewards"] + 0.99 * (1 - b["terminals"]) * min_q(target.critic, h_next, a_next)
+        y = b.rewards + 0.99 * (1 - b.terminals) * min_q(target.critic, h_next, a_next)
         h = (net.encoder if layout == "shared" else net.critic_encoder)(*x)[:-1]
-        critic_loss = twin_td_loss(net.critic, h, b["actions"], y, b["mask"])
+        critic_loss = twin_td_loss(net.critic, h, b.actions, y, b.mask)
 
         h_actor = net.encoder(*x)[:-1]
         if layout == "separate":  # the critic after its step
@@ -61,9 +60,9 @@ def test_update_losses_match_textbook_td3(seq, layout, device):
         else:
             critic, h_critic = net.critic, h_actor
         q = min_q(critic, h_critic, torch.tanh(net.actor.mlp(h_actor)))
-        actor_loss = -(q * b["mask"]).sum() / b["mask"].sum()
-        q1 = (net.critic.q1(torch.cat([h, b["actions"]], -1))[..., 0] * b["mask"]).sum() \
-            / b["mask"].sum()
+        actor_loss = -(q * b.mask).sum() / b.mask.sum()
+        q1 = (net.critic.q1(torch.cat([h, b.actions], -1))[..., 0] * b.mask).sum() \
+            / b.mask.sum()
     torch.testing.assert_close(out["critic_loss"], critic_loss)
     torch.testing.assert_close(out["actor_loss"], actor_loss)
     torch.testing.assert_close(out["q1"], q1)

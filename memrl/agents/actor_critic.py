@@ -199,7 +199,7 @@ class ActorCriticAgent(Agent):
         at 0..S (None on an update without an actor step)."""
 
     @abc.abstractmethod
-    def actor_loss(self, b: dict[str, torch.Tensor], hidden: torch.Tensor,
+    def actor_loss(self, b: Batch[torch.Tensor], hidden: torch.Tensor,
                    q_min: QFunction) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The actor loss on hidden states at 0..S-1 (and extra metrics)."""
 
@@ -236,24 +236,24 @@ class ActorCriticAgent(Agent):
     # -- update --------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def td_target(self, b: dict[str, torch.Tensor], inputs: tuple[torch.Tensor, ...],
+    def td_target(self, b: Batch[torch.Tensor], inputs: tuple[torch.Tensor, ...],
                   actor_hidden: torch.Tensor | None) -> torch.Tensor:
         """y_t = r_t + gamma (1 - d_t) [min_i Q'_i(h'_{t+1}, a') + bonus], t = 0..S-1."""
         target_hidden = self.target.critic_memory(*inputs)[1:]
         actions, bonus = self.next_action(inputs, target_hidden, actor_hidden)
         q_next = torch.min(*self.target.critic(target_hidden, actions)) + bonus
-        return b["rewards"] + self.discount * (1.0 - b["terminals"]) * q_next
+        return b.rewards + self.discount * (1.0 - b.terminals) * q_next
 
-    def critic_loss(self, b: dict[str, torch.Tensor], critic_hidden: torch.Tensor,
+    def critic_loss(self, b: Batch[torch.Tensor], critic_hidden: torch.Tensor,
                     target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Both heads' masked squared TD errors, summed, at hidden states 0..S-1."""
-        q1, q2 = self.net.critic(critic_hidden, b["actions"])
-        mask = b["mask"]
+        q1, q2 = self.net.critic(critic_hidden, b.actions)
+        mask = b.mask
         loss = masked_mean((q1 - target) ** 2, mask) + masked_mean((q2 - target) ** 2, mask)
         return {"critic_loss": loss, "q1": masked_mean(q1.detach(), mask),
                 "q2": masked_mean(q2.detach(), mask)}
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def update(self, batch: Batch[np.ndarray]) -> dict[str, torch.Tensor]:
         self.train()
         b = self.to_device(batch)
         actor_step = self.updates % self.policy_delay == 0
@@ -270,10 +270,10 @@ class ActorCriticAgent(Agent):
         out |= self.last_actor_metrics
         return {name: out[name].detach() for name in self.metric_names}
 
-    def shared_losses(self, b: dict[str, torch.Tensor],
+    def shared_losses(self, b: Batch[torch.Tensor],
                       actor_step: bool = True) -> dict[str, torch.Tensor]:
         """Shared layout: critic and actor losses from one pass of the memory."""
-        inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
+        inputs = b.inputs
         with self.autocast():
             hidden = self.net.encoder(*inputs)
             out = self.critic_loss(b, hidden[:-1], self.td_target(b, inputs, hidden))
@@ -292,7 +292,7 @@ class ActorCriticAgent(Agent):
                 out |= {"actor_loss": loss, **extra}
         return out
 
-    def _shared_update(self, b: dict[str, torch.Tensor],
+    def _shared_update(self, b: Batch[torch.Tensor],
                        actor_step: bool) -> dict[str, torch.Tensor]:
         out = self.shared_losses(b, actor_step)
         loss = out["critic_loss"] + out["actor_loss"] if actor_step else out["critic_loss"]
@@ -307,10 +307,10 @@ class ActorCriticAgent(Agent):
         self.optimizer.step()
         return out
 
-    def _separate_update(self, b: dict[str, torch.Tensor],
+    def _separate_update(self, b: Batch[torch.Tensor],
                          actor_step: bool) -> dict[str, torch.Tensor]:
         net = self.net
-        inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
+        inputs = b.inputs
         with self.autocast():
             # The actor's pass, before the critic's step (which leaves the actor as it is).
             actor_hidden = net.encoder(*inputs) if actor_step else None

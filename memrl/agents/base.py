@@ -142,7 +142,7 @@ class Agent(nn.Module, abc.ABC):
     ) -> tuple[np.ndarray, Any]: ...
 
     @abc.abstractmethod
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]: ...
+    def update(self, batch: Batch[np.ndarray]) -> dict[str, torch.Tensor]: ...
 
     @abc.abstractmethod
     def extra_state(self) -> dict[str, Any]:
@@ -151,16 +151,12 @@ class Agent(nn.Module, abc.ABC):
     @abc.abstractmethod
     def load_extra_state(self, state: dict[str, Any]) -> None: ...
 
-    def to_device(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def to_device(self, batch: Batch[np.ndarray]) -> Batch[torch.Tensor]:
         """Move a numpy batch to the device once per update (pinned, async on CUDA)."""
-        out = {}
-        cuda = self.device.type == "cuda"
-        for name, value in vars(batch).items():
-            tensor = torch.from_numpy(value)
-            if cuda:
-                tensor = tensor.pin_memory().to(self.device, non_blocking=True)
-            out[name] = tensor
-        return out
+        if self.device.type != "cuda":
+            return batch.map(torch.from_numpy)
+        return batch.map(lambda value: torch.from_numpy(value).pin_memory().to(
+            self.device, non_blocking=True))
 
     def step_tensors(
         self, obs: np.ndarray, prev_actions: np.ndarray, prev_rewards: np.ndarray

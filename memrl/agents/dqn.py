@@ -104,20 +104,19 @@ class DQN(Agent):
             self.explore_steps += n
         return actions, state
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def update(self, batch: Batch[np.ndarray]) -> dict[str, torch.Tensor]:
         self.train()  # the online and target networks
         b = self.to_device(batch)
-        inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
         with self.autocast():
-            q_all = self.q_net(*inputs).float()  # (S+1, B, A)
+            q_all = self.q_net(*b.inputs).float()  # (S+1, B, A)
             with torch.no_grad():
-                q_target_all = self.target_net(*inputs).float()
-        q_pred = q_all[:-1].gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)
+                q_target_all = self.target_net(*b.inputs).float()
+        q_pred = q_all[:-1].gather(-1, b.actions.unsqueeze(-1)).squeeze(-1)
         with torch.no_grad():
             next_actions = q_all[1:].argmax(-1, keepdim=True)  # double DQN: online argmax
             q_next = q_target_all[1:].gather(-1, next_actions).squeeze(-1)
-            target = b["rewards"] + self.discount * (1.0 - b["terminals"]) * q_next
-        mask = b["mask"]
+            target = b.rewards + self.discount * (1.0 - b.terminals) * q_next
+        mask = b.mask
         num_valid = mask.sum().clamp(min=1.0)
         loss = ((q_pred - target) ** 2 * mask).sum() / num_valid
 

@@ -96,8 +96,8 @@ class SAC(ActorCriticAgent):
 
     def actor_loss(self, b, hidden, q_min: QFunction):
         actions, log_prob = self.net.actor.sample(hidden, self._noise(hidden))
-        loss = masked_mean(self.alpha * log_prob - q_min(actions), b["mask"])
-        return loss, {"entropy": masked_mean(-log_prob.detach(), b["mask"])}
+        loss = masked_mean(self.alpha * log_prob - q_min(actions), b.mask)
+        return loss, {"entropy": masked_mean(-log_prob.detach(), b.mask)}
 
     def after_actor_step(self, out: dict[str, torch.Tensor]) -> None:
         loss = self.log_alpha.exp() * (out["entropy"] - self.target_entropy)

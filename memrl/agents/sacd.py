@@ -145,32 +145,32 @@ class SACD(Agent):
         log_pi = F.log_softmax(self.policy(hidden).float(), -1)
         return log_pi.exp(), log_pi
 
-    def _soft_target(self, b: dict[str, torch.Tensor], q_next: tuple[torch.Tensor, ...],
+    def _soft_target(self, b: Batch[torch.Tensor], q_next: tuple[torch.Tensor, ...],
                      pi: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
         """r + gamma (1 - d) V(h'), from target Q values and the policy at steps 1..S."""
         soft_q = torch.min(*q_next) - self.alpha * log_pi
         value = (pi * soft_q).sum(-1)
-        return b["rewards"] + self.discount * (1.0 - b["terminals"]) * value
+        return b.rewards + self.discount * (1.0 - b.terminals) * value
 
-    def _critic_loss(self, b: dict[str, torch.Tensor], q: tuple[torch.Tensor, ...],
+    def _critic_loss(self, b: Batch[torch.Tensor], q: tuple[torch.Tensor, ...],
                      target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sum of the twin heads' masked TD errors, and the mean Q1(h_t, a_t)."""
-        actions = b["actions"].unsqueeze(-1)
+        actions = b.actions.unsqueeze(-1)
         preds = [qi[:-1].gather(-1, actions).squeeze(-1) for qi in q]
-        loss = sum(masked_mean((pred - target) ** 2, b["mask"]) for pred in preds)
-        return loss, masked_mean(preds[0].detach(), b["mask"])
+        loss = sum(masked_mean((pred - target) ** 2, b.mask) for pred in preds)
+        return loss, masked_mean(preds[0].detach(), b.mask)
 
-    def _actor_loss(self, b: dict[str, torch.Tensor], pi: torch.Tensor, log_pi: torch.Tensor,
+    def _actor_loss(self, b: Batch[torch.Tensor], pi: torch.Tensor, log_pi: torch.Tensor,
                     q_min: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked mean of sum_a pi [alpha log pi - min Q] at steps 0..S-1, and the entropy."""
         pi, log_pi, q_min = pi[:-1], log_pi[:-1], q_min[:-1]
-        loss = masked_mean((pi * (self.alpha * log_pi - q_min)).sum(-1), b["mask"])
-        entropy = masked_mean(-(pi * log_pi).detach().sum(-1), b["mask"])
+        loss = masked_mean((pi * (self.alpha * log_pi - q_min)).sum(-1), b.mask)
+        entropy = masked_mean(-(pi * log_pi).detach().sum(-1), b.mask)
         return loss, entropy
 
-    def shared_losses(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def shared_losses(self, b: Batch[torch.Tensor]) -> dict[str, torch.Tensor]:
         """Shared layout: both losses from one pass of the memory over the S + 1 inputs."""
-        hidden = self.encoder(b["obs"], b["prev_actions"], b["prev_rewards"])
+        hidden = self.encoder(*b.inputs)
         pi, log_pi = self._pi(hidden.detach() if self.freeze_critic else hidden)
         q = self.critic(hidden)
         with torch.no_grad():
@@ -184,7 +184,7 @@ class SACD(Agent):
         return {"critic_loss": critic_loss, "actor_loss": actor_loss, "entropy": entropy,
                 "q_mean": q_mean}
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def update(self, batch: Batch[np.ndarray]) -> dict[str, torch.Tensor]:
         self.train()
         b = self.to_device(batch)
         if self.shared_encoder:
@@ -204,8 +204,8 @@ class SACD(Agent):
         polyak_update(self.critic_target, self.critic, self.tau)
         return {name: out[name].detach() for name in self.metric_names}
 
-    def _separate_update(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        inputs = (b["obs"], b["prev_actions"], b["prev_rewards"])
+    def _separate_update(self, b: Batch[torch.Tensor]) -> dict[str, torch.Tensor]:
+        inputs = b.inputs
         with self.autocast():
             pi, log_pi = self._pi(self.encoder(*inputs))
             with torch.no_grad():

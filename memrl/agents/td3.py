@@ -58,7 +58,7 @@ class TD3(ActorCriticAgent):
         return (actions + noise).clamp(-1.0, 1.0), 0.0
 
     def actor_loss(self, b, hidden, q_min: QFunction):
-        return masked_mean(-q_min(self.net.actor(hidden)), b["mask"]), {}
+        return masked_mean(-q_min(self.net.actor(hidden)), b.mask), {}
 
     def policy_action(self, hidden: torch.Tensor, explore: bool) -> np.ndarray:
         actions = self.net.actor(hidden).cpu().numpy()
