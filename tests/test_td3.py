@@ -94,7 +94,7 @@ def test_freeze_switches_need_the_shared_encoder():
         run = parse_train_args(seed_command("sign_match", "td3_default", "lstm_default",
                                             f"--{switch}"))
         assert run.config_rl[switch] and not run.config_rl.shared_encoder
-        with pytest.raises(ValueError, match="need --shared_encoder"):
+        with pytest.raises(ValueError, match=f"--{switch} needs --shared_encoder"):
             build_agent(run.config_rl, run.config_seq, SPEC, TrainSpec(10, -1),
                         torch.device("cpu"), 0)
 

@@ -9,9 +9,9 @@ clipped to [-20, 2]; its log-density is the Gaussian's minus sum log(1 - tanh(u)
                  alpha (H - target_entropy), H the actor loss's masked mean of -log pi;
                  target_entropy -|A| unless the config gives one
 Exploring samples from the policy (the agent's numpy stream); greedy acts tanh(mu).
-Layouts, targets and the update order: actor_critic.py. The draws inside an update (next
-actions, then the actor's actions) come from torch's default generator, which the trainer
-seeds and checkpoints.
+Layouts, targets and the update order: actor_critic.py and continuous.py. The draws inside an
+update (next actions, then the actor's actions) come from torch's default generator, which the
+trainer seeds and checkpoints.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memrl.agents.actor_critic import ActorCriticAgent, QFunction
-from memrl.agents.base import make_adam, masked_mean
+from memrl.agents.actor_critic import QReading
+from memrl.agents.base import EnvSpec, make_adam, masked_mean
+from memrl.agents.continuous import ContinuousActorCritic
 from memrl.nets.embedders import mlp
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
@@ -61,9 +62,9 @@ class TanhGaussianActor(nn.Module):
         return torch.tanh(pre_tanh), tanh_gaussian_log_prob(noise, pre_tanh, log_std)
 
 
-class SAC(ActorCriticAgent):
-    metric_names = ActorCriticAgent.metric_names + ("entropy",)
-    actor_metric_names = ActorCriticAgent.actor_metric_names + ("entropy",)
+class SAC(ContinuousActorCritic):
+    metric_names = ContinuousActorCritic.metric_names + ("entropy",)
+    actor_metric_names = ContinuousActorCritic.actor_metric_names + ("entropy",)
     target_has_actor = False
 
     def __init__(self, rl_cfg, seq_cfg, env, train, device, seed):
@@ -80,8 +81,9 @@ class SAC(ActorCriticAgent):
         """The temperature as the losses read it (a constant there)."""
         return self.log_alpha.detach().exp()
 
-    def make_actor(self, hidden_size: int, hidden_dims: tuple[int, ...]) -> nn.Module:
-        return TanhGaussianActor(hidden_size, hidden_dims, self.action_dim)
+    def make_actor(self, env: EnvSpec, hidden_size: int,
+                   hidden_dims: tuple[int, ...]) -> nn.Module:
+        return TanhGaussianActor(hidden_size, hidden_dims, env.action_dim)
 
     def schedule_values(self) -> dict[str, float]:
         return {"temperature": self.alpha.item()}
@@ -89,14 +91,15 @@ class SAC(ActorCriticAgent):
     def _noise(self, hidden: torch.Tensor) -> torch.Tensor:
         return torch.randn(*hidden.shape[:-1], self.action_dim, device=hidden.device)
 
-    def next_action(self, inputs, target_hidden, actor_hidden):
-        hidden = actor_hidden[1:].detach()
+    def next_action(self, b, target_hidden, actor):
+        hidden = actor[1:].detach()
         actions, log_prob = self.net.actor.sample(hidden, self._noise(hidden))
         return actions, -self.alpha * log_prob
 
-    def actor_loss(self, b, hidden, q_min: QFunction):
+    def actor_loss(self, b, actor: torch.Tensor, critic: QReading):
+        hidden = actor[:-1]
         actions, log_prob = self.net.actor.sample(hidden, self._noise(hidden))
-        loss = masked_mean(self.alpha * log_prob - q_min(actions), b.mask)
+        loss = masked_mean(self.alpha * log_prob - torch.min(*critic(actions)), b.mask)
         return loss, {"entropy": masked_mean(-log_prob.detach(), b.mask)}
 
     def after_actor_step(self, out: dict[str, torch.Tensor]) -> None:

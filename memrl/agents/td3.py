@@ -5,8 +5,8 @@
                  target_noise_clip), -1, 1)
     actor:  -min(Q1, Q2)(h_t, pi(h_t)), masked mean, pi = tanh(MLP(h))
 Exploring acts pi(h) + N(0, exploration_noise^2), clipped to [-1, 1]; greedy acts pi(h).
-Layouts, targets and the update order: actor_critic.py. The original has no policy delay (the
-actor steps with every critic step); config_rl.policy_delay sets one.
+Layouts, targets and the update order: actor_critic.py and continuous.py. The original has no
+policy delay (the actor steps with every critic step); config_rl.policy_delay sets one.
 
 The exploration noise comes from the agent's numpy stream; the target-smoothing noise from
 torch's default generator, which the trainer seeds and checkpoints.
@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from memrl.agents.actor_critic import ActorCriticAgent, QFunction
-from memrl.agents.base import masked_mean
+from memrl.agents.actor_critic import QReading
+from memrl.agents.base import EnvSpec, masked_mean
+from memrl.agents.continuous import ContinuousActorCritic
 from memrl.nets.embedders import mlp
 
 
@@ -34,7 +35,7 @@ class DeterministicActor(nn.Module):
         return torch.tanh(self.mlp(hidden).float())
 
 
-class TD3(ActorCriticAgent):
+class TD3(ContinuousActorCritic):
     target_has_actor = True
 
     def __init__(self, rl_cfg, seq_cfg, env, train, device, seed):
@@ -43,22 +44,23 @@ class TD3(ActorCriticAgent):
         self.target_noise = rl_cfg.target_noise
         self.target_noise_clip = rl_cfg.target_noise_clip
 
-    def make_actor(self, hidden_size: int, hidden_dims: tuple[int, ...]) -> nn.Module:
-        return DeterministicActor(hidden_size, hidden_dims, self.action_dim)
+    def make_actor(self, env: EnvSpec, hidden_size: int,
+                   hidden_dims: tuple[int, ...]) -> nn.Module:
+        return DeterministicActor(hidden_size, hidden_dims, env.action_dim)
 
     def schedule_values(self) -> dict[str, float]:
         return {"exploration_noise": self.exploration_noise}
 
-    def next_action(self, inputs, target_hidden, actor_hidden):
+    def next_action(self, b, target_hidden, actor):
         # The target actor reads its own memory, which is the target critic's when shared.
-        hidden = target_hidden if self.shared_encoder else self.target.encoder(*inputs)[1:]
+        hidden = target_hidden if self.shared_encoder else self.target.encoder(*b.inputs)[1:]
         actions = self.target.actor(hidden)
         noise = (torch.randn_like(actions) * self.target_noise).clamp(
             -self.target_noise_clip, self.target_noise_clip)
         return (actions + noise).clamp(-1.0, 1.0), 0.0
 
-    def actor_loss(self, b, hidden, q_min: QFunction):
-        return masked_mean(-q_min(self.net.actor(hidden)), b.mask), {}
+    def actor_loss(self, b, actor: torch.Tensor, critic: QReading):
+        return masked_mean(-torch.min(*critic(self.net.actor(actor[:-1]))), b.mask), {}
 
     def policy_action(self, hidden: torch.Tensor, explore: bool) -> np.ndarray:
         actions = self.net.actor(hidden).cpu().numpy()
