@@ -46,9 +46,6 @@ def heads(agent) -> dict[str, tuple[nn.Module, float]]:
     """Each head MLP of an agent and the bound of its last layer under the main code."""
     if hasattr(agent, "q_net"):
         return {"q": (agent.q_net.head, 3e-3)}
-    if hasattr(agent, "policy"):
-        return {"policy": (agent.policy, 1e-3), "q1": (agent.critic.q1, 3e-3),
-                "q2": (agent.critic.q2, 3e-3)}
     return {"actor": (agent.net.actor, 1e-3), "q1": (agent.net.critic.q1, 3e-3),
             "q2": (agent.net.critic.q2, 3e-3)}
 
@@ -56,8 +53,6 @@ def heads(agent) -> dict[str, tuple[nn.Module, float]]:
 def encoders(agent) -> list[nn.Module]:
     if hasattr(agent, "q_net"):
         return [agent.q_net.encoder]
-    if hasattr(agent, "policy"):
-        return [m for m in (agent.encoder, agent.critic.encoder) if m is not None]
     return [m for m in (agent.net.encoder, agent.net.critic_encoder) if m is not None]
 
 

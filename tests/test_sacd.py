@@ -11,6 +11,7 @@ from conftest import pixel_spec, seed_command
 
 from memrl import envs
 from memrl.agents import EnvSpec, TrainSpec, build_agent, set_switches
+from memrl.agents.actor_critic import Freeze
 from memrl.agents.sacd import SACD
 from memrl.cli import parse_train_args
 from memrl.collector import rollout
@@ -68,10 +69,10 @@ def test_shared_losses_match_textbook_formulas(device):
     b = agent.to_device(pixel_batch())
     out = agent.shared_losses(b)
     with torch.no_grad():
-        h = agent.encoder(*b.inputs)
-        probs = torch.softmax(agent.policy(h), -1)
-        q1, q2 = agent.critic.q1(h), agent.critic.q2(h)
-        t1, t2 = agent.critic_target.q1(h[1:]), agent.critic_target.q2(h[1:])
+        h = agent.net.encoder(*b.inputs)
+        probs = torch.softmax(agent.net.actor(h), -1)
+        q1, q2 = agent.net.critic.q1(h), agent.net.critic.q2(h)
+        t1, t2 = agent.target.critic.q1(h[1:]), agent.target.critic.q2(h[1:])
         v_next = (probs[1:] * (torch.min(t1, t2) - 0.1 * probs[1:].log())).sum(-1)
         y = b.rewards + 0.99 * (1 - b.terminals) * v_next
         a = b.actions[..., None]
@@ -89,25 +90,25 @@ def test_freeze_critic_actor_loss_trains_only_the_policy_head(device):
     agent = make_agent("lstm", "shared_frozen", device=device)
     b = agent.to_device(pixel_batch())
     agent.shared_losses(b)["actor_loss"].backward()
-    assert all(g is None or not g.any() for g in grads(agent.critic))
-    assert all(g is None or not g.any() for g in grads(agent.encoder))
-    assert all(g is not None and g.any() for g in grads(agent.policy))
+    assert all(g is None or not g.any() for g in grads(agent.net.critic))
+    assert all(g is None or not g.any() for g in grads(agent.net.encoder))
+    assert all(g is not None and g.any() for g in grads(agent.net.actor))
     # The critic loss still trains the shared memory.
     agent.zero_grad()
     agent.shared_losses(b)["critic_loss"].backward()
-    assert any(g is not None and g.any() for g in grads(agent.encoder))
+    assert any(g is not None and g.any() for g in grads(agent.net.encoder))
 
 
 def test_without_freeze_the_actor_loss_reaches_q_heads_and_memory_through_q(device):
     frozen = make_agent("lstm", "shared_frozen", device=device)
     free = copy.deepcopy(frozen)
-    free.freeze_critic = False
+    free.freeze = Freeze()
     b = frozen.to_device(pixel_batch())
     for agent in (frozen, free):
         agent.shared_losses(b)["actor_loss"].backward()
-    assert any(g is not None and g.any() for g in grads(free.critic))
-    assert any(g is not None and g.any() for g in grads(free.encoder))
-    assert all(g is None or not g.any() for g in grads(frozen.encoder))
+    assert any(g is not None and g.any() for g in grads(free.net.critic))
+    assert any(g is not None and g.any() for g in grads(free.net.encoder))
+    assert all(g is None or not g.any() for g in grads(frozen.net.encoder))
 
 
 def test_freeze_critic_needs_shared_encoder():
@@ -121,14 +122,15 @@ def test_freeze_critic_needs_shared_encoder():
 @pytest.mark.parametrize("layout", ["separate", "shared_frozen"])
 def test_target_critic_tracks_with_polyak(layout, device):
     agent = make_agent("lstm", layout, device=device)
-    before = [p.clone() for p in agent.critic_target.parameters()]
+    before = [p.clone() for p in agent.target.parameters()]
     agent.update(pixel_batch())
-    for old, tgt, online in zip(before, agent.critic_target.parameters(),
-                                agent.critic.parameters()):
-        torch.testing.assert_close(tgt, 0.995 * old + 0.005 * online)
-    assert not any(p.requires_grad for p in agent.critic_target.parameters())
+    online = dict(agent.net.named_parameters())
+    for old, (name, tgt) in zip(before, agent.target.named_parameters()):
+        torch.testing.assert_close(tgt, 0.995 * old + 0.005 * online[name])
+    assert not any(p.requires_grad for p in agent.target.parameters())
     # Shared: the target is the Q heads alone; separate: the critic's memory too.
-    assert (agent.critic_target.encoder is None) == (layout != "separate")
+    names = {name.split(".")[0] for name, _ in agent.target.named_parameters()}
+    assert names == ({"critic"} if layout != "separate" else {"critic", "critic_encoder"})
 
 
 @pytest.mark.parametrize("seq", ["lstm", "gpt"])
@@ -137,7 +139,7 @@ def test_acting(seq, device):
     reproducibly from the agent's seed."""
     agent = make_agent(seq, device=device)
     with torch.no_grad():  # a peaked policy, so greedy and sampled actions are informative
-        agent.policy[-1].weight.mul_(3000.0)
+        agent.net.actor[-1].weight.mul_(3000.0)
     rng = np.random.default_rng(0)
     T, n = PIXELS.max_episode_steps, 4
     obs = rng.integers(0, 256, (T, n, 75), dtype=np.uint8)
@@ -149,9 +151,9 @@ def test_acting(seq, device):
     prev_actions = np.concatenate([np.full((1, n), -1), actions[:-1]])
     agent.eval()
     with torch.no_grad():
-        logits = agent.policy(agent.encoder(torch.as_tensor(obs, device=device),
-                                            torch.as_tensor(prev_actions, device=device),
-                                            torch.zeros(T, n, device=device)))
+        logits = agent.net.actor(agent.net.encoder(torch.as_tensor(obs, device=device),
+                                                   torch.as_tensor(prev_actions, device=device),
+                                                   torch.zeros(T, n, device=device)))
     np.testing.assert_array_equal(logits.argmax(-1).cpu().numpy(), actions)
 
     def explore(agent, obs):
@@ -181,6 +183,34 @@ def test_extra_state_restores_optimizers_and_stream(device):
         a, b = agent.update(batch), twin.update(batch)
         torch.testing.assert_close(a["critic_loss"], b["critic_loss"])
         assert agent.rng.random() == twin.rng.random()
+
+
+def test_checkpoints_from_before_the_shared_layout_load(device):
+    """SAC-D runs saved when it had its own layout named its networks encoder, policy,
+    critic.{encoder,q1,q2} and critic_target.*, and kept no update counter: they resume as
+    they were."""
+    today_to_old = {"net.encoder.": "encoder.", "net.actor.": "policy.",
+                    "net.critic_encoder.": "critic.encoder.", "net.critic.": "critic.",
+                    "target.critic_encoder.": "critic_target.encoder.",
+                    "target.critic.": "critic_target."}
+
+    def old_name(name):
+        prefix = next(p for p in today_to_old if name.startswith(p))
+        return today_to_old[prefix] + name[len(prefix):]
+
+    for layout in ("separate", "shared_frozen"):
+        agent = make_agent("lstm", layout, device=device)
+        agent.update(pixel_batch())
+        state = {old_name(name): value for name, value in agent.state_dict().items()}
+        extra = {k: v for k, v in copy.deepcopy(agent.extra_state()).items()
+                 if k not in ("updates", "last_actor_metrics")}
+        twin = make_agent("lstm", layout, seed=1, device=device)
+        twin.load_state_dict(state)
+        twin.load_extra_state(extra)
+        batch = pixel_batch(seed=3)
+        a, b = agent.update(batch), twin.update(batch)
+        for name in SACD.metric_names:
+            torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
 
 
 # The seed README's pixel commands, verbatim but for the lowered --train_episodes (its last
@@ -215,7 +245,7 @@ def test_seed_pixel_commands_parse_and_build(command):
     agent = build_agent(run.config_rl, run.config_seq, EnvSpec.of(env),
                         TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
                         torch.device("cpu"), 0)
-    assert agent.encoder.hidden_size == (100 if "gpt" in command else 128)
+    assert agent.net.encoder.hidden_size == (100 if "gpt" in command else 128)
 
 
 def test_visual_match_colour_is_remembered_above_chance(tmp_path):
@@ -257,8 +287,8 @@ def test_every_sequence_model_trains_on_pixels(seq):
     """configs/seq_models/<name>_cnn.py of every registered model builds a SAC-D agent over the
     CNN embedder; its update is finite and moves the shared encoder."""
     agent = make_agent(seq, "shared_frozen")
-    before = [p.detach().clone() for p in agent.encoder.seq_model.parameters()]
+    before = [p.detach().clone() for p in agent.net.encoder.seq_model.parameters()]
     metrics = agent.update(pixel_batch())
     assert all(torch.isfinite(v).all() for v in metrics.values())
-    after = list(agent.encoder.seq_model.parameters())
+    after = list(agent.net.encoder.seq_model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
