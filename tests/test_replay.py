@@ -1,13 +1,16 @@
 """Episode replay: windows, masks, previous-step inputs and bootstrapping flags, as properties
 over random episodes of different lengths, discrete and continuous actions."""
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memrl.replay import NO_ACTION, EpisodeReplay
+from memrl.replay import NO_ACTION, Batch, EpisodeReplay
 
 OBS = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
 DISCRETE = gym.spaces.Discrete(4)
@@ -147,3 +150,21 @@ def test_errors():
         replay.sample(2, 0)
     with pytest.raises(TypeError, match="Discrete and Box"):
         EpisodeReplay(4, OBS, gym.spaces.MultiDiscrete([2, 2]))
+
+
+def test_a_batch_is_one_typed_record_for_arrays_and_tensors():
+    """An agent moves a sampled batch onto its device as the same record (Batch.map), and its
+    losses read the fields by name; nothing reassigns them."""
+    replay = EpisodeReplay(5, OBS, BOX, max_transitions=1, min_episodes=4, seed=0)
+    fill(replay, [5, 3, 4], BOX)
+    batch = replay.sample(3, 2)
+    tensors = batch.map(torch.from_numpy)
+    assert isinstance(tensors, Batch)
+    for field in dataclasses.fields(Batch):
+        value = getattr(tensors, field.name)
+        assert isinstance(value, torch.Tensor)
+        np.testing.assert_array_equal(value.numpy(), getattr(batch, field.name))
+    inputs = (tensors.obs, tensors.prev_actions, tensors.prev_rewards)
+    assert all(a is b for a, b in zip(tensors.inputs, inputs, strict=True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tensors.mask = tensors.mask * 0

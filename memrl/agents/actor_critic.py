@@ -264,7 +264,8 @@ class ActorCriticAgent(Agent):
 
     def shared_params(self) -> list[nn.Parameter]:
         """The shared layout's parameters in the order its gradient clipping sums their norms (a
-        float sum, so the order is part of the numbers)."""
+        float sum, so the order is part of the numbers) and one_shared_lr's optimiser holds
+        them."""
         return [*self.critic_params(), *self.actor_params()]
 
     # -- acting --------------------------------------------------------------------------------
