@@ -209,7 +209,9 @@ def train_main(argv: list[str]) -> int:
     input, a run another process is writing, run files that disagree); 1: the run started
     and stopped (non-finite values, a failed write), its last checkpoint intact."""
     from memrl.files import RunFileError
-    from memrl.trainer import SUMMARY_FILE, NonFiniteError, Trainer
+    from memrl.integrity import NonFiniteError
+    from memrl.run_folder import SUMMARY_FILE
+    from memrl.trainer import Trainer
 
     try:
         command = parse_train_command(argv)
