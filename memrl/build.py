@@ -1,7 +1,7 @@
 """The run builder: what a RunConfig describes, built the one way train, eval and bench share.
 
 `build_run` sets torch's global state (threads, seed), then builds the training env, the
-evaluation env, the schedule of the task's loop and that schedule's data store,
+evaluation env, the schedule the agent's algorithm asks for and that schedule's data store,
 and the agent; `RunParts` holds them and saves and loads their state for checkpoints. The
 order of construction is the order of random draws (the agent's initial weights come from
 torch's global generator, seeded here), so it is fixed: a change shows in the fixed-seed
@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from memrl import envs
-from memrl.agents import Agent, EnvSpec, TrainSpec, build_agent
+from memrl.agents import Agent, EnvSpec, TrainSpec, build_agent, check_algorithm
 from memrl.envs import BatchedEnv
 from memrl.precision import Bf16Support, resolve_precision
 from memrl.replay import EpisodeReplay
+from memrl.rollout_buffer import RolloutBuffer
 from memrl.run_config import ConfigError, RunConfig
 from memrl.schedule import SCHEDULES, Schedule
 from memrl.validate import check_memory
@@ -37,7 +38,7 @@ class RunParts:
     device: torch.device
     env: BatchedEnv  # training episodes, num_envs copies
     eval_env: BatchedEnv  # greedy evaluation episodes, config_env.eval_episodes copies
-    store: EpisodeReplay  # what updates sample from (the schedule's choice)
+    store: EpisodeReplay | RolloutBuffer  # what updates sample from (the schedule's choice)
     agent: Agent
     warmup_rng: np.random.Generator  # uniformly random warm-up actions
     schedule: Schedule
@@ -79,9 +80,9 @@ def build_run(run: RunConfig) -> RunParts:
     torch.manual_seed(run.seed)
     device = resolve_device(run.device)
     _, store_seed, agent_seed, warmup_seed = stream_seeds(run.seed)
-    schedule_class = SCHEDULES[run.task.schedule]
+    schedule_class = schedule_for(run)
     # One copy first: the run's size (T, spaces) is checked before N copies are built.
-    check_memory(*memory_needs(run, probe_env(run)))
+    check_memory(*memory_needs(run, probe_env(run), replay=not schedule_class.on_policy))
     env = make_train_env(run)
     eval_env = envs.make(run.config_env, run.config_env.eval_episodes, run.seed + 42)
     warmup_rng = np.random.default_rng(warmup_seed)
@@ -92,6 +93,16 @@ def build_run(run: RunConfig) -> RunParts:
     agent.set_execution(precision, run.compile)
     return RunParts(device, env, eval_env, store, agent, warmup_rng,
                     schedule_class(run, env.max_episode_steps), precision, bf16_support)
+
+
+def schedule_for(run: RunConfig) -> type[Schedule]:
+    """The loop the run follows: the one its algorithm declares (an on-policy agent class says
+    `schedule = "rollouts"`), else its task's budget (episodes, or env steps)."""
+    name = getattr(check_algorithm(run.config_rl), "schedule", None) or run.task.schedule
+    if name not in SCHEDULES:
+        raise ConfigError(f"config_rl.algo {run.config_rl.algo!r} asks for the schedule "
+                          f"{name!r}; memrl/schedule.py has {', '.join(SCHEDULES)}")
+    return SCHEDULES[name]
 
 
 def make_agent(run: RunConfig, spec: EnvSpec, device: torch.device, seed: int) -> Agent:
@@ -146,19 +157,21 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def memory_needs(run: RunConfig, env: BatchedEnv) -> tuple[dict[str, int], str]:
-    """What a run allocates up front (replay, the rollouts of training and evaluation, one
-    batch), for validate.check_memory, and what to lower when it is too much."""
+def memory_needs(run: RunConfig, env: BatchedEnv,
+                 replay: bool = True) -> tuple[dict[str, int], str]:
+    """What a run allocates up front (the replay, unless on-policy; the rollouts of training
+    and evaluation; one batch), for validate.check_memory, and what to lower when it is too
+    much."""
     T = env.max_episode_steps
     step = EpisodeReplay.step_bytes(env.observation_space, env.action_space)
     rl = run.config_rl
-    slots = EpisodeReplay.slots_for(T, rl.replay_buffer_size, rl.replay_buffer_num_episodes)
     window = T if run.config_seq.sampled_seq_len == -1 else run.config_seq.sampled_seq_len
-    needs = {
-        f"replay of max(config_rl.replay_buffer_num_episodes, config_rl.replay_buffer_size / T) "
-        f"episodes of T = {T} steps": slots * step,
-        "rollouts of --num_envs + config_env.eval_episodes episodes":
-            (run.num_envs + run.config_env.eval_episodes) * (T + 1) * step,
-        "a batch of --batch_size windows": 2 * run.batch_size * (window + 1) * step,
-    }
+    needs = {}
+    if replay:
+        slots = EpisodeReplay.slots_for(T, rl.replay_buffer_size, rl.replay_buffer_num_episodes)
+        needs[f"replay of max(config_rl.replay_buffer_num_episodes, config_rl.replay_buffer_size "
+              f"/ T) episodes of T = {T} steps"] = slots * step
+    needs["rollouts of --num_envs + config_env.eval_episodes episodes"] = \
+        (run.num_envs + run.config_env.eval_episodes) * (T + 1) * step
+    needs["a batch of --batch_size windows"] = 2 * run.batch_size * (window + 1) * step
     return needs, f"lower config_env.{run.task.variant_key} or the sizes named"

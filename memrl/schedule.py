@@ -3,7 +3,7 @@ when it stops. One per kind of loop; the trainer's loop is the same for all of t
 
     while the budget is not spent:
         collect num_envs episodes            (explore(): None = uniformly random warm-up actions)
-        into the schedule's data store        (make_store(): the replay)
+        into the schedule's data store        (make_store(): replay, or a rollout buffer)
         updates_after(those episodes) updates, each on a batch the store samples
         evaluate if evaluation_due()
 
@@ -20,6 +20,12 @@ ceil(updates_per_step x its steps) updates after each collection (no separate wa
 updates); evaluation whenever the env-step count reaches a new multiple of eval_interval x T;
 stop at train_episodes x T env steps.
 
+RolloutSchedule, for on-policy agents (an agent class says `schedule = "rollouts"`): each
+collection replaces a rollout buffer's episodes, then update_epochs passes over exactly those
+episodes in minibatches of batch_size episodes; no random warm-up. Budget and evaluations
+are counted as the task counts them: in episodes, or in units of T env steps for an env-step
+task.
+
 A schedule reads the counts, it never touches the agent, the envs or the store, so it draws
 nothing: its only state is the evaluation clock, saved in checkpoints.
 """
@@ -34,7 +40,10 @@ from typing import Any
 from memrl.collector import Episodes
 from memrl.envs import ENV_STEPS, EPISODES, BatchedEnv
 from memrl.replay import EpisodeReplay
-from memrl.run_config import RunConfig
+from memrl.rollout_buffer import RolloutBuffer
+from memrl.run_config import ConfigError, RunConfig
+
+ROLLOUTS = "rollouts"
 
 
 @dataclass
@@ -50,6 +59,7 @@ class Schedule(abc.ABC):
     """One kind of training loop; see the module docstring."""
 
     unit = "episodes"  # what the budget and the evaluation period count
+    on_policy = False  # True: no replay, the store holds only the latest collection
 
     def __init__(self, run: RunConfig, max_episode_steps: int):
         self.run = run
@@ -157,7 +167,52 @@ class EnvStepSchedule(Schedule):
         return math.ceil(self.run.updates_per_step * collected.num_steps)
 
 
+class RolloutSchedule(Schedule):
+    """On-policy: collect, learn from exactly that collection, throw it away.
+
+    Episodes per rollout are --num_envs (one collection); config_rl.update_epochs (default 1)
+    passes over them in minibatches of --batch_size episodes. --start_training and
+    --updates_per_step do not apply."""
+
+    on_policy = True
+
+    def __init__(self, run: RunConfig, max_episode_steps: int):
+        super().__init__(run, max_episode_steps)
+        self.by_env_steps = run.task.schedule == ENV_STEPS  # the task's kind of budget
+        self.unit = "env steps" if self.by_env_steps else "episodes"
+        self.scale = max_episode_steps if self.by_env_steps else 1  # clock ticks per unit
+
+    @classmethod
+    def make_store(cls, run: RunConfig, env: BatchedEnv, seed: int) -> RolloutBuffer:
+        if run.config_seq.sampled_seq_len != -1:
+            raise ConfigError("an on-policy agent learns from whole episodes: set "
+                              "--config_seq.sampled_seq_len -1")
+        return RolloutBuffer(env.action_space, seed=seed)
+
+    @property
+    def update_epochs(self) -> int:
+        return int(self.run.config_rl.get("update_epochs", 1))
+
+    def clock(self, counts: Counts) -> int:
+        return counts.env_steps if self.by_env_steps else counts.episodes
+
+    @property
+    def budget(self) -> int:
+        return self.run.train_episodes * self.scale
+
+    @property
+    def eval_period(self) -> int:
+        return self.run.config_env.eval_interval * self.scale
+
+    def explore(self, counts: Counts) -> bool | None:
+        return True
+
+    def updates_after(self, collected: Episodes, counts: Counts) -> int:
+        return self.update_epochs * math.ceil(collected.num_episodes / self.run.batch_size)
+
+
 SCHEDULES: dict[str, type[Schedule]] = {
     EPISODES: EpisodeSchedule,
     ENV_STEPS: EnvStepSchedule,
+    ROLLOUTS: RolloutSchedule,
 }

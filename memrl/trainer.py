@@ -7,8 +7,8 @@
         evaluate when the schedule says so: one row of progress.csv
     checkpoint, summary.json
 
-What it drives: the parts the run builder makes (memrl/build.py: envs, the schedule of the
-task's loop with its data store, the agent), the schedule (memrl/schedule.py:
+What it drives: the parts the run builder makes (memrl/build.py: envs, the schedule the
+agent's algorithm asks for with its data store, the agent), the schedule (memrl/schedule.py:
 when to collect, how many updates, when to evaluate and stop) and the run folder
 (memrl/run_folder.py: lock, new or resumed, checkpoints, summary). Whoever watches a run
 (benchmarks, tests, a user's code) registers with `add_callback`.
