@@ -9,7 +9,11 @@ a run that turns non-finite stops with its last good checkpoint; a failed write 
 leaves the previous version of the file (memrl/files.py).
 
 When to checkpoint is decided here too (`checkpoint_due`): at an evaluation once
---checkpoint_interval seconds have passed since the last checkpoint (and at the end).
+--checkpoint_interval seconds have passed since the last checkpoint; between evaluations (the
+trainer asks at every safe point) the run's first checkpoint once first_checkpoint seconds
+have passed since the start, whatever the evaluation interval, and later ones once
+max(--checkpoint_interval, first_checkpoint) have, so a long stretch without evaluations still
+gets checkpoints.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class RunFolder:
         self.path = Path(path)
         self.run = run
         self._lock = RunLock(self.path)
+        self.has_checkpoint = False
         self._last_checkpoint = time.perf_counter()  # or the start of this session
 
     # ---- opening -----------------------------------------------------------------------------
@@ -94,8 +99,10 @@ class RunFolder:
     def take_up(self, loaded: LoadedCheckpoint | None) -> None:
         """Continue from `loaded` (its state already taken up by the trainer): newer unusable
         checkpoints are set aside, rows written after it dropped (they will be written again).
-        Without a checkpoint the run starts over."""
+        Without a checkpoint the run starts over, and says so."""
         if loaded is None:
+            print(f"[memrl] {self.path} has no checkpoint yet (it stopped before its first): "
+                  f"starting it over from the beginning", flush=True)
             ProgressLog.truncate(self.path / PROGRESS_FILE, 0)
             return
         for path, reason in loaded.passed_over:
@@ -104,6 +111,7 @@ class RunFolder:
             print(f"[memrl] {reason}; renamed it {path.name}.unusable, resuming from "
                   f"{loaded.path.name}", flush=True)
         ProgressLog.truncate(self.path / PROGRESS_FILE, loaded.state["csv_rows"])
+        self.has_checkpoint = True
 
     def progress_log(self) -> ProgressLog:
         return ProgressLog(
@@ -123,9 +131,14 @@ class RunFolder:
 
     # ---- checkpoints -------------------------------------------------------------------------
 
-    def checkpoint_due(self) -> bool:
-        """Whether to checkpoint at this evaluation (see the module docstring)."""
-        return time.perf_counter() - self._last_checkpoint >= self.run.checkpoint_interval
+    def checkpoint_due(self, at_evaluation: bool) -> bool:
+        """Whether to checkpoint at this safe point (see the module docstring)."""
+        waited = time.perf_counter() - self._last_checkpoint
+        if at_evaluation and waited >= self.run.checkpoint_interval:
+            return True
+        if not self.has_checkpoint:
+            return waited >= self.run.first_checkpoint
+        return waited >= max(self.run.checkpoint_interval, self.run.first_checkpoint)
 
     def resume_record(self, log: ProgressLog) -> dict[str, Any]:
         """What a checkpoint keeps so that a resume can check config.json and progress.csv."""
@@ -149,6 +162,7 @@ class RunFolder:
                 f"(--config_rl.critic_lr) or clip gradients (--config_seq.clip True)"
             )
         path = save_checkpoint(self.path, episodes, state, keep=self.run.keep_checkpoints)
+        self.has_checkpoint = True
         self._last_checkpoint = time.perf_counter()
         return path
 
@@ -163,3 +177,8 @@ def check_finite_checkpoint(state: dict, path: Path) -> None:
     bad = nonfinite_entries({"agent": state.get("agent"), "agent_extra": state.get("agent_extra")})
     if bad:
         raise CheckpointError(f"{path} holds non-finite values ({bad[0]})")
+
+
+def newest_checkpoint(path: Path) -> Path | None:
+    kept = list_checkpoints(path)
+    return kept[-1] if kept else None

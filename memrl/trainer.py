@@ -13,9 +13,12 @@ when to collect, how many updates, when to evaluate and stop) and the run folder
 (memrl/run_folder.py: lock, new or resumed, checkpoints, summary). Whoever watches a run
 (benchmarks, tests, a user's code) registers with `add_callback`.
 
-Checkpoints are taken right after an evaluation row, when the run folder says one is due:
-there the training metrics since the last row are empty and no update is pending, so the
-state is whole.
+Safe points: after a collection (before its first update), between updates, and after each
+round (its evaluation included). There everything a checkpoint needs is in reach (the
+updates still owed to the last collection, and the training metrics since the last row,
+included), so the trainer checkpoints only there: when the run folder says one is due, and
+when SIGINT or SIGTERM asked the run to stop (memrl/stopping.py); it then ends with
+RunInterrupted and a resume continues as if nothing had happened.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from memrl.logger import progress_bar
 from memrl.run_config import ConfigError, RunConfig
 from memrl.run_folder import PROGRESS_FILE, RunFolder
 from memrl.schedule import Counts, Schedule
+from memrl.stopping import RunInterrupted, StopRequest, stop_on_signals
 
 DISCOUNTS = (0.99, 0.999)  # discounted returns logged with every evaluation
 
@@ -72,6 +76,7 @@ class Trainer:
             self.device, self.precision = parts.device, parts.precision
 
             self.counts = Counts()
+            self.owed_updates = 0  # updates the last collection is still owed
             self._elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
             self.callbacks: dict[str, list[Callable]] = {"row": [], "collect": []}
             # Training metrics since the last row: a float64 sum and a count per name, on the
@@ -82,6 +87,7 @@ class Trainer:
             self._train_returns: list[float] = []  # training episodes since the last row
             self._train_successes: list[bool] = []
             self._timers: dict[str, float] = defaultdict(float)
+            self._stop = StopRequest()  # train() sets it from SIGINT and SIGTERM
 
             # Everything above can fail on bad input; only from here on is anything written.
             if resume:
@@ -136,13 +142,15 @@ class Trainer:
               f"{torch.get_num_threads()} torch threads)", flush=True)
         try:
             self._bar = _progress_bar(self.schedule, self.counts)
-            self._run_schedule()
-            self.checkpoint()
-            self.folder.write_summary({
-                "episodes": self.episodes, "env_steps": self.env_steps,
-                "updates": self.updates, "wall_time": round(self.wall_time, 3),
-                "time_split": self.time_split(),
-            })
+            with stop_on_signals() as stop:  # (a stop asked for after the loop is too late)
+                self._stop = stop
+                self._run_schedule()
+                self.checkpoint()
+                self.folder.write_summary({
+                    "episodes": self.episodes, "env_steps": self.env_steps,
+                    "updates": self.updates, "wall_time": round(self.wall_time, 3),
+                    "time_split": self.time_split(),
+                })
         finally:
             self._bar.close()
             self.close()
@@ -161,14 +169,31 @@ class Trainer:
 
     def _run_schedule(self) -> None:
         schedule = self.schedule
-        while not schedule.finished(self.counts):
-            episodes = self.collect(schedule.explore(self.counts))
-            self.update(schedule.updates_after(episodes, self.counts))
-            if schedule.evaluation_due(self.counts):
+        while self.owed_updates or not schedule.finished(self.counts):
+            if not self.owed_updates:  # (else a resumed run first pays what it owed)
+                episodes = self.collect(schedule.explore(self.counts))
+                self.owed_updates = schedule.updates_after(episodes, self.counts)
+            while self.owed_updates:
+                self._safe_point()
+                self.update(1)
+                self.owed_updates -= 1
+            evaluated = schedule.evaluation_due(self.counts)
+            if evaluated:
                 had_updates = bool(self._metric_counts)
                 self._log_row(self.evaluate(), had_updates)
-                if self.folder.checkpoint_due():
-                    self.checkpoint()
+            self._safe_point(evaluated)
+
+    def _safe_point(self, evaluated: bool = False) -> None:
+        """Checkpoint here if the run was asked to stop (then stop) or one is due."""
+        if self._stop.signum is not None:
+            path = self.checkpoint()
+            raise RunInterrupted(
+                self._stop.signum,
+                f"stopped by {self._stop.name} after {self.episodes} episodes and "
+                f"{self.updates} updates, with a checkpoint ({path.name}); continue with "
+                f"memrl train --resume {self.run_dir}")
+        if self.folder.checkpoint_due(evaluated):
+            self.checkpoint()
 
     def collect(self, explore: bool | None) -> Episodes:
         """Play num_envs episodes into the store; explore=None: uniformly random actions."""
@@ -259,18 +284,21 @@ class Trainer:
     # ---- checkpoints -------------------------------------------------------------------------
 
     def checkpoint(self) -> Path:
-        """Save the state (only right after a row; see the module docstring). Non-finite weights
-        or optimiser state stop the run instead (NonFiniteError), its last good checkpoint
-        kept."""
+        """Save the state (only at a safe point; see the module docstring). Non-finite weights or
+        optimiser state stop the run instead (NonFiniteError), its last good checkpoint kept."""
         return self.folder.save_checkpoint(self.state_dict(), self.episodes)
 
     def state_dict(self) -> dict:
         return {
             **self.parts.state_dict(),
-            "counters": {**vars(self.counts), **self.schedule.state_dict(),
-                         "wall_time": self.wall_time},
+            "counters": {
+                **vars(self.counts), **self.schedule.state_dict(),
+                "owed_updates": self.owed_updates, "wall_time": self.wall_time,
+            },
             "train_returns": list(self._train_returns),
             "train_successes": list(self._train_successes),
+            "metric_sums": {name: total.cpu() for name, total in self._metric_sums.items()},
+            "metric_counts": dict(self._metric_counts),
             **self.folder.resume_record(self.log),
         }
 
@@ -279,9 +307,14 @@ class Trainer:
         counters = state["counters"]
         self.counts = Counts(counters["episodes"], counters["env_steps"], counters["updates"])
         self.schedule.load_state_dict(counters)
+        # Checkpoints taken before safe points between evaluations have none of these.
+        self.owed_updates = counters.get("owed_updates", 0)
         self._elapsed_before = counters["wall_time"]
         self._train_returns = list(state["train_returns"])
         self._train_successes = list(state["train_successes"])
+        self._metric_sums = {name: total.to(self.device)
+                             for name, total in state.get("metric_sums", {}).items()}
+        self._metric_counts = defaultdict(int, state.get("metric_counts", {}))
 
 
 def _progress_bar(schedule: Schedule, counts: Counts, show: bool | None = None):
