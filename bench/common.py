@@ -1,4 +1,5 @@
-"""Shared helpers for the bench scripts: build a run from the seed's configs, quietly."""
+"""Shared helpers for the bench scripts: build a run from the seed's configs (its parts alone,
+through the run builder, or a Trainer writing a throw-away folder), quietly."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from memrl.build import RunParts, build_run
 from memrl.cli import parse_train_args
+from memrl.collector import rollout
 from memrl.envs import task_of
+from memrl.run_config import RunConfig
 from memrl.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +27,17 @@ def train_args(task: str, length: int | str, seq: str, extra: str = "") -> list[
     record = task_of(task)
     argv = [str(ROOT / arg) if arg.startswith("configs/") else arg for arg in record.argv(seq)]
     return [*argv, f"--config_env.{record.variant_key}", str(length), *extra.split()]
+
+
+def make_parts(task: str, length: int | str, seq: str, extra: str = "",
+               random_collections: int = 0) -> tuple[RunConfig, RunParts]:
+    """The run's settings and what it trains with (envs, replay, agent), no run folder; the
+    replay holds `random_collections` x num_envs episodes of the random warm-up."""
+    run = parse_train_args(train_args(task, length, seq, extra))
+    parts = build_run(run)
+    for _ in range(random_collections):
+        parts.store.add_episodes(rollout(parts.env, None, rng=parts.warmup_rng))
+    return run, parts
 
 
 def make_trainer(task: str, length: int, seq: str, extra: str = "") -> Trainer:

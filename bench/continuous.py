@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import ROOT, make_trainer, quietly, train_args
+from common import ROOT, make_parts, train_args
 
 from memrl.precision import bf16_support, cpu_model
 
@@ -41,10 +41,10 @@ def measure(task: str, robot: str, seq: str, updates: int, threads: int,
             precision: str = "fp32") -> dict:
     """ms per update in `precision`; the reference estimate is always an fp32 update (the
     original computes in fp32) plus its rank metrics, timed in the same process."""
-    trainer = make_trainer(task, robot, seq, f"--threads {threads} --precision {precision}")
-    agent, replay = trainer.agent, trainer.replay
-    quietly(lambda: [trainer.collect(explore=None) for _ in range(3)])
-    seq_len, batch_size = trainer.run.config_seq.sampled_seq_len, trainer.run.batch_size
+    run, parts = make_parts(task, robot, seq, f"--threads {threads} --precision {precision}",
+                            random_collections=3)
+    agent, replay = parts.agent, parts.store
+    seq_len, batch_size = run.config_seq.sampled_seq_len, run.batch_size
 
     def time_updates() -> tuple[float, float]:
         for _ in range(2):  # warm-up: allocator, lazy init
@@ -61,11 +61,11 @@ def measure(task: str, robot: str, seq: str, updates: int, threads: int,
 
     ms, rank_ms = time_updates()
     fp32_ms = ms
-    if trainer.precision != "fp32":
+    if parts.precision != "fp32":
         agent.set_execution("fp32")
         fp32_ms, rank_ms = time_updates()
     return {"workload": f"{task}:{robot}:{seq}", "threads": torch.get_num_threads(),
-            "precision": trainer.precision, "batch": f"{batch_size}x{seq_len + 1}", "ms": ms,
+            "precision": parts.precision, "batch": f"{batch_size}x{seq_len + 1}", "ms": ms,
             "fp32_ms": fp32_ms, "ref_ms": fp32_ms + rank_ms}
 
 

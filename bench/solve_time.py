@@ -25,15 +25,13 @@ def time_to_solve(length: int, seq: str, episodes: int, hold: int, seed: int, ex
     trainer = make_trainer("tmaze_passive", length, seq,
                            f"--train_episodes {episodes} --seed {seed} {extra}")
     returns: list[float] = []
-    write = trainer.log.write
 
-    def watch(row: dict) -> None:
-        write(row)
+    def watch(_trainer, row: dict) -> None:  # called after each row is written
         returns.append(row["return"])
         if len(returns) >= hold and min(returns[-hold:]) >= 0.99:
-            raise Solved
+            raise Solved  # ends the run (a callback's exception does)
 
-    trainer.log.write = watch
+    trainer.add_callback(watch, "row")
     start = time.perf_counter()
     try:
         trainer.train()

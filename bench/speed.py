@@ -35,7 +35,7 @@ import sys
 import time
 
 import torch
-from common import make_trainer, quietly
+from common import make_parts
 
 from memrl.collector import rollout
 from memrl.precision import bf16_support, cpu_model
@@ -51,38 +51,36 @@ DEFAULT_WORKLOADS = [
 def profile(workload: str, updates: int, extra: str) -> None:
     """Print the operators an update spends its time in (torch.profiler, self CPU time)."""
     task, length, seq = workload.split(":")
-    trainer = make_trainer(task, int(length), seq, extra)
-    quietly(lambda: [trainer.collect(explore=None) for _ in range(4)])
-    seq_len = trainer.run.config_seq.sampled_seq_len
-    trainer.agent.update(trainer.replay.sample(64, seq_len))
+    run, parts = make_parts(task, int(length), seq, extra, random_collections=4)
+    seq_len = run.config_seq.sampled_seq_len
+    parts.agent.update(parts.store.sample(64, seq_len))
     with torch.profiler.profile() as prof:
         for _ in range(updates):
-            trainer.agent.update(trainer.replay.sample(64, seq_len))
+            parts.agent.update(parts.store.sample(64, seq_len))
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def measure(workload: str, updates: int, extra: str) -> dict:
     task, length, seq = workload.split(":")
-    trainer = make_trainer(task, int(length), seq, extra)
-    agent, replay = trainer.agent, trainer.replay
-    quietly(lambda: [trainer.collect(explore=None) for _ in range(4)])
+    run, parts = make_parts(task, int(length), seq, extra, random_collections=4)
+    agent, replay = parts.agent, parts.store
 
     t0 = time.perf_counter()
-    episodes = rollout(trainer.env, agent, explore=True)
+    episodes = rollout(parts.env, agent, explore=True)
     collect_time = time.perf_counter() - t0
     env_time = episodes.env_seconds
 
-    seq_len = trainer.run.config_seq.sampled_seq_len
+    seq_len = run.config_seq.sampled_seq_len
     ms = fp32 = time_updates(agent, replay, seq_len, updates)
-    if trainer.precision != "fp32":  # the reference computes in fp32: time our update in fp32
+    if parts.precision != "fp32":  # the reference computes in fp32: time our update in fp32
         agent.set_execution(precision="fp32")
         fp32 = time_updates(agent, replay, seq_len, updates)
     peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0
     return {
         "workload": workload,
-        "device": str(trainer.device),
+        "device": str(parts.device),
         "threads": torch.get_num_threads(),
-        "precision": trainer.precision,
+        "precision": parts.precision,
         "ms_per_update": ms["update"],
         "fp32_ms_per_update": fp32["update"],
         "reference_structure_ms": fp32["update"] + fp32["extra"],
@@ -93,7 +91,7 @@ def measure(workload: str, updates: int, extra: str) -> dict:
         "sample_ms": ms["sample"],
         "collect_steps_per_s": episodes.num_steps / collect_time,
         "env_share": env_time / collect_time,
-        "act_ms_per_step": 1000 * (collect_time - env_time) / trainer.T,
+        "act_ms_per_step": 1000 * (collect_time - env_time) / parts.T,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": peak_gpu,
     }
@@ -143,8 +141,8 @@ def machine_lines(extra: str) -> list[str]:
 
 def act_cost(seq: str, extra: str) -> dict:
     """Mean time of one batch-1 acting step at t = 10 and at t = 1500 (GPT: KV cache)."""
-    trainer = make_trainer("tmaze_passive", 1500, seq, extra)
-    agent = trainer.agent
+    _, parts = make_parts("tmaze_passive", 1500, seq, extra)
+    agent = parts.agent
     obs = torch.zeros(1, 2).numpy()
     prev_action, prev_reward = torch.zeros(1, dtype=torch.long).numpy(), obs[:, 0]
     state = agent.initial_state(1)

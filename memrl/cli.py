@@ -207,9 +207,13 @@ def parse_train_args(argv: list[str]) -> RunConfig:
 def train_main(argv: list[str]) -> int:
     """Exit 0: trained (or nothing left to train); 2: refused before writing anything (bad
     input, a run another process is writing, run files that disagree); 1: the run started
-    and stopped (non-finite values, a failed write), its last checkpoint intact."""
+    and stopped (non-finite values, a failed write), its last checkpoint intact; 128 + the
+    signal (130 for Ctrl-C, 143 for SIGTERM): stopped by it, with a checkpoint to resume."""
     from memrl.files import RunFileError
-    from memrl.trainer import SUMMARY_FILE, NonFiniteError, Trainer
+    from memrl.integrity import NonFiniteError
+    from memrl.run_folder import SUMMARY_FILE, newest_checkpoint
+    from memrl.stopping import RunInterrupted
+    from memrl.trainer import Trainer
 
     try:
         command = parse_train_command(argv)
@@ -228,6 +232,9 @@ def train_main(argv: list[str]) -> int:
     except RunFileError as err:
         print(f"memrl: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C while the run was being built or opened
+        print("[memrl] interrupted while starting the run, before any training", flush=True)
+        return 130
     try:
         trainer.train()
     except NonFiniteError as err:
@@ -238,6 +245,15 @@ def train_main(argv: list[str]) -> int:
               f"intact: free space, then memrl train --resume {trainer.run_dir}",
               file=sys.stderr)
         return 1
+    except RunInterrupted as stop:
+        print(f"[memrl] {stop}", flush=True)
+        return stop.exit_code
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, without a new checkpoint
+        last = newest_checkpoint(trainer.run_dir)
+        print("[memrl] stopped at once by a second Ctrl-C; "
+              + (f"continue from {last.name} with memrl train --resume {trainer.run_dir}"
+                 if last else "it has no checkpoint yet (--resume starts it over)"), flush=True)
+        return 130
     return 0
 
 

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from memrl import envs
-from memrl.agents import Agent, EnvSpec, TrainSpec, build_agent
+from memrl.agents import Agent, EnvSpec
 from memrl.args import OneLineParser, device, int_at_least, output_file
+from memrl.build import make_agent, make_train_env, probe_env, resolve_device
 from memrl.checkpoint import load_latest_checkpoint
 from memrl.collector import rollout
 from memrl.envs import BatchedEnv
@@ -23,7 +24,7 @@ from memrl.integrity import IntegrityError, check_settings
 from memrl.render import episode_frames, save_gif
 from memrl.replay import EpisodeReplay
 from memrl.run_config import RESUME_FLAGS, ConfigError, RunConfig
-from memrl.trainer import check_finite_checkpoint, make_train_env, resolve_device
+from memrl.run_folder import check_finite_checkpoint
 from memrl.validate import check_memory
 
 
@@ -46,10 +47,8 @@ def load_trained_agent(run_dir: Path, device: str = "auto") -> TrainedAgent:
                           "longer or lower --checkpoint_interval")
     check_settings(Path(run_dir) / "config.json", run.to_dict(), loaded.state.get("config"),
                    loaded.path, may_differ=RESUME_FLAGS)
-    spec = EnvSpec.of(envs.make(run.config_env, 1, 0))
-    agent = build_agent(run.config_rl, run.config_seq, spec,
-                        TrainSpec(run.train_episodes, run.config_seq.sampled_seq_len),
-                        resolve_device(device), seed=run.seed)
+    spec = EnvSpec.of(probe_env(run))
+    agent = make_agent(run, spec, resolve_device(device), seed=run.seed)
     try:
         agent.load_state_dict(loaded.state["agent"])
     except (RuntimeError, KeyError) as err:  # a checkpoint of another model size

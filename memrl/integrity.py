@@ -28,6 +28,10 @@ class IntegrityError(ValueError):
     """Run files that disagree; the message says which and how to put it right."""
 
 
+class NonFiniteError(FloatingPointError):
+    """Losses, weights or optimiser state turned NaN or inf; the run stops there."""
+
+
 def nonfinite_entries(tree: Any, prefix: str = "") -> list[str]:
     """Dotted names of the floating-point tensors and arrays in a nested dict/list that hold
     NaN or inf."""

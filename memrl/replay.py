@@ -183,6 +183,11 @@ class EpisodeReplay:
             self.next_id += 1
         self._valid_starts = None
 
+    def add_episodes(self, episodes) -> None:
+        """Store what the collector played (a collector.Episodes)."""
+        self.add(episodes.obs, episodes.actions, episodes.rewards, episodes.terminated,
+                 episodes.truncated, episodes.lengths)
+
     def _claim(self, size: int) -> int:
         """First slot of `size` free slots at the head, evicting the episodes that held them."""
         start = self.head if self.head + size <= self.num_slots else 0

@@ -74,6 +74,9 @@ class RunConfig:
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = the cores not already busy
     checkpoint_interval: float = 600.0  # seconds between checkpoints (taken at evaluations)
+    # Seconds from the start to the run's first checkpoint, taken at the next safe point even
+    # between evaluations (memrl/run_folder.py); not a flag (yet), so not in config.json.
+    first_checkpoint: float = 60.0
     keep_checkpoints: int = 2
     tensorboard: bool = False  # also write TensorBoard scalars to <run_dir>/tensorboard
     precision: str = "fp32"  # "bf16": autocast the update's forward passes; "auto": see precision.py

@@ -38,7 +38,7 @@ def test_the_branch_readme_commands_take_its_settings(command, tmp_path):
     assert run.config_rl.shared_encoder and run.config_rl.freeze_all
     assert run.config_seq.sampled_seq_len == 64
     trainer = Trainer(run)
-    assert trainer.T == 1000 and trainer.total_env_steps == 1_500_000
+    assert trainer.parts.T == 1000 and trainer.schedule.budget == 1_500_000
     assert trainer.run_dir.parent == tmp_path / run.env_type / "cheetah"
     assert str(trainer.run_dir.relative_to(tmp_path)).startswith(
         "pomdp/bullet_p/cheetah" if "pybullet_p" in command else "pomdp/bullet_v/cheetah")
