@@ -24,7 +24,7 @@ from absl import flags
 from ml_collections import ConfigDict, config_flags
 
 from memrl.precision import PRECISIONS
-from memrl.run_config import RESUME_FLAGS, SWITCHES, ConfigError, RunConfig, set_switches
+from memrl.run_config import RESUME_FLAGS, ConfigError, RunConfig
 
 CONFIG_FLAGS = ("config_env", "config_rl", "config_seq")
 EXAMPLE_CONFIG = {
@@ -190,6 +190,8 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
         return TrainCommand(run, run_dir, resume=True)
     # The algorithm switches become leaves of the rl config: it alone then says how the
     # agent is built (and an algorithm that does not take a switch refuses it in validate).
+    from memrl.agents import SWITCHES, set_switches
+
     set_switches(fv.config_rl, **{name: fv[name].value for name in SWITCHES})
     run = RunConfig(
         config_env=fv.config_env, config_rl=fv.config_rl, config_seq=fv.config_seq,

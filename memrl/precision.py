@@ -12,8 +12,10 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 PRECISIONS = ("fp32", "bf16", "auto")
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bf16 arithmetic
@@ -63,6 +65,8 @@ def cpu_bf16_flags() -> list[str]:
 def bf16_support(device: torch.device) -> Bf16Support:
     """Whether `device` computes in bf16 natively (not emulated)."""
     if device.type == "cuda":
+        import torch
+
         major, minor = torch.cuda.get_device_capability(device)
         return Bf16Support(major >= 8, f"cuda sm_{major}{minor}")
     if device.type == "cpu":

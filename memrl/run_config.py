@@ -11,7 +11,6 @@ import importlib.util
 import json
 import math
 import os
-import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -20,40 +19,20 @@ from typing import Any
 
 from ml_collections import ConfigDict
 
+from memrl.args import DEVICE_NAME
 from memrl.files import write_atomic
-from memrl.validate import check_config
 from memrl.precision import PRECISIONS
+from memrl.tasks import TASKS, Task, task_of
+from memrl.validate import check_config
 
 
 class ConfigError(ValueError):
     """A run description that cannot work; the message says what to change."""
 
 
-# Command-line switches that change an algorithm's layout (the seed's --shared_encoder and
-# --freeze_critic; the continuous-control code's --freeze_all). The command line sets them as
-# leaves of config_rl, so a run's rl config alone says how its agent is built; each algorithm
-# names the ones it accepts (Agent.switches).
-SWITCHES = ("shared_encoder", "freeze_critic", "freeze_all")
-
-# Where a damaged config.json can be restored from.
-SETTINGS_IN_CHECKPOINT = ("every checkpoint holds the run's settings too: torch.load(path, "
-                          "weights_only=False)['config']")
-
-DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")  # what --device may say
-
 # Flags that may change when a run is resumed: they change where and how fast, not what is
 # learned.
 RESUME_FLAGS = ("device", "threads", "compile")
-
-
-def set_switches(rl_cfg: ConfigDict, **switches: bool) -> None:
-    """Turn on the switches given as True (a False flag leaves the config's own value)."""
-    for name, on in switches.items():
-        if name not in SWITCHES:
-            raise KeyError(name)
-        if on:
-            with rl_cfg.unlocked():
-                rl_cfg[name] = True
 
 
 @dataclass
@@ -90,8 +69,6 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:  # the seed's convention: a negative seed is drawn from the pid
             self.seed = os.getpid() % 100_000
-        from memrl.envs import TASKS
-
         task = TASKS.get(self.config_env.get("env_type"))
         for name in self.TASK_DEFAULT_FLAGS:
             if getattr(self, name) is None and task is not None:
@@ -102,9 +79,7 @@ class RunConfig:
         return self.config_env.env_type
 
     @property
-    def task(self):
-        from memrl.envs import task_of
-
+    def task(self) -> Task:
         return task_of(self.env_type)
 
     @property
@@ -114,7 +89,6 @@ class RunConfig:
 
     def validate(self) -> None:
         from memrl.agents import AlgorithmError, check_algorithm
-        from memrl.envs import TASKS
         from memrl.nets.seq import SEQ_MODELS
 
         def need(ok: bool, message: str) -> None:
@@ -174,6 +148,8 @@ class RunConfig:
         known = {k: flags.pop(k) for k in cls.FLAG_NAMES if k in flags}
         config_rl = ConfigDict(data["config_rl"])
         # Runs written before the switches moved into config_rl kept them as flags.
+        from memrl.agents import SWITCHES, set_switches
+
         set_switches(config_rl, **{k: bool(flags.pop(k)) for k in SWITCHES if k in flags})
         return cls(
             config_env=ConfigDict(data["config_env"]),
@@ -195,6 +171,8 @@ class RunConfig:
         path = Path(run_dir) / "config.json"
         if not path.is_file():
             raise ConfigError(f"{path} not found; pass a run folder made by memrl train")
+        from memrl.integrity import SETTINGS_IN_CHECKPOINT
+
         restore = f"restore it ({SETTINGS_IN_CHECKPOINT})"
         try:
             data = json.loads(path.read_text())

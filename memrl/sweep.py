@@ -40,8 +40,8 @@ from pathlib import Path
 from ml_collections import ConfigDict
 
 from memrl.args import OneLineParser, int_at_least, output_dir, positive_float
-from memrl.envs import TASKS, task_of
-from memrl.envs.task import Variant
+from memrl.nets.seq import SEQ_MODELS
+from memrl.tasks import TASKS, Variant, task_of
 
 LOG_FILE = "stdout.log"
 SUMMARY_FILE = "summary.json"  # written by the trainer when a run finishes
@@ -234,8 +234,6 @@ def _variant(text: str) -> Variant:
 
 def seq_model_names() -> list[str]:
     """Every registered sequence model, in the registry's order."""
-    from memrl.nets.seq import SEQ_MODELS
-
     return list(SEQ_MODELS)
 
 

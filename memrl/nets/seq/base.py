@@ -29,7 +29,6 @@ State = Any  # a model's own pytree of tensors (and ints); opaque to everyone el
 class SequenceModel(nn.Module, abc.ABC):
     """Causal map from input vectors (T, B, input_size) to hidden states (T, B, hidden_size)."""
 
-    display_name: str  # how plots and tables name the model, e.g. "LSTM"
     input_size: int
     hidden_size: int
 

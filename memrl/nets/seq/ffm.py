@@ -71,8 +71,6 @@ class FFMLayer(nn.Module):
 
 
 class FFM(LayerStack):
-    display_name = "FFM"
-
     def __init__(self, input_size: int, width: int = 128, memory_size: int = 32,
                  context_size: int = 4, n_layer: int = 1, min_period: float = 1.0,
                  max_period: float = 1024.0):

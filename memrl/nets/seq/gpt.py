@@ -127,8 +127,6 @@ class Block(nn.Module):
 class GPT(SequenceModel):
     """GPT-2 over the concatenated input embeddings; width n_embd = input_size = hidden_size."""
 
-    display_name = "GPT"
-
     def __init__(
         self,
         input_size: int,

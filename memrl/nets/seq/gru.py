@@ -18,8 +18,6 @@ from memrl.nets.seq.lstm import orthogonal_init
 
 
 class GRU(SequenceModel):
-    display_name = "GRU"
-
     def __init__(self, input_size: int, hidden_size: int = 128, n_layer: int = 1):
         super().__init__()
         self.input_size, self.hidden_size, self.n_layer = input_size, hidden_size, n_layer

@@ -73,8 +73,6 @@ class LRULayer(nn.Module):
 
 
 class LRU(LayerStack):
-    display_name = "LRU"
-
     def __init__(
         self,
         input_size: int,

@@ -32,8 +32,6 @@ def orthogonal_init(rnn: nn.RNNBase, per_gate: bool = False) -> None:
 
 
 class LSTM(SequenceModel):
-    display_name = "LSTM"
-
     def __init__(self, input_size: int, hidden_size: int = 128, n_layer: int = 1):
         super().__init__()
         self.input_size, self.hidden_size, self.n_layer = input_size, hidden_size, n_layer

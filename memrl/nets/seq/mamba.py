@@ -106,8 +106,6 @@ class MambaLayer(nn.Module):
 
 
 class Mamba(LayerStack):
-    display_name = "Mamba"
-
     def __init__(self, input_size: int, width: int = 64, d_state: int = 16, d_conv: int = 4,
                  expand: int = 2, n_layer: int = 2):
         layers = [MambaLayer(width, d_state, d_conv, expand, n_layer) for _ in range(n_layer)]

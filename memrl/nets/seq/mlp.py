@@ -20,8 +20,6 @@ from memrl.nets.seq.base import SequenceModel
 
 
 class MLP(SequenceModel):
-    display_name = "MLP"
-
     def __init__(self, input_size: int, hidden_size: int = 256, n_layer: int = 2):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size

@@ -106,8 +106,6 @@ class MLSTMLayer(nn.Module):
 
 
 class MLSTM(LayerStack):
-    display_name = "mLSTM"
-
     def __init__(self, input_size: int, width: int = 128, n_head: int = 4, n_layer: int = 1):
         layers = [MLSTMLayer(width, n_head) for _ in range(n_layer)]
         super().__init__(input_size, width, layers, nn.LayerNorm(width))
