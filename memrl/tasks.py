@@ -74,6 +74,9 @@ class Task:
     # Checks config_env's variant (raising ValueError naming the leaf to change): a function,
     # or "module:function" where the check needs the env layer (gymnasium's registry).
     check_variant: Callable[[ConfigDict], Variant] | str = positive_length
+    # The rules of its config_env leaves beyond env_type, env_name and the evaluation ones
+    # (memrl/validate.py says how a rule reads).
+    leaf_rules: Mapping[str, str] = field(default_factory=dict)
     schedule: str = EPISODES
     train_defaults: Mapping[str, Any] = field(default_factory=dict)
     metric: str = "return"  # what figures score by default
@@ -135,6 +138,7 @@ PASSIVE_TMAZE = Task(
     title="Passive T-Maze",
     builder="memrl.envs.tmaze:make_passive",
     env_config="configs/envs/tmaze_passive.py",
+    leaf_rules={"distract_reward": "float"},
     rl_config="configs/rl/dqn_default.py",
     budgets={50: 20000, 100: 20000, 250: 16000, 500: 8000, 750: 8000, 1000: 8000, 1250: 8000,
              1500: 6700},
@@ -147,6 +151,7 @@ ACTIVE_TMAZE = Task(
     title="Active T-Maze",
     builder="memrl.envs.tmaze:make_active",
     env_config="configs/envs/tmaze_active.py",
+    leaf_rules={"distract_reward": "float"},
     rl_config="configs/rl/dqn_default.py",
     overrides={"gpt": ("--config_seq.model.seq_model_config.n_layer", "2",
                        "--config_seq.model.seq_model_config.n_head", "2")},
@@ -165,6 +170,12 @@ ACTIVE_TMAZE = Task(
 PIXEL_TASK: dict[str, Any] = {
     "rl_config": "configs/rl/sacd_default.py", "seq_config": "configs/seq_models/{seq}_cnn.py",
     "flags": ("--shared_encoder", "--freeze_critic"), "metric": "success",
+    "leaf_rules": {
+        "final_reward": "float",
+        "apple_reward": "float",
+        "respawn_every": "int >= 0",  # 0: eaten apples do not return
+        "num_apples": "int >= 0",  # the board checks its own maximum
+    },
 }
 
 # Picking one of three colours at random succeeds 1/3 of the time.
@@ -266,6 +277,11 @@ GYM = Task(
     rl_config="configs/rl/dqn_default.py",  # Discrete actions; Box ones take td3/sac_default
     variant_key="env_id",
     check_variant="memrl.envs.pomdp:env_id_of",
+    leaf_rules={
+        "env_id": "str",  # env_id_of checks it
+        "obs_indices": "int >= 0",  # () keeps every entry
+        "max_episode_steps": "int >= 0",  # 0: the env's own time limit
+    },
     variant_name="env",
     schedule=ENV_STEPS,
     train_defaults={"batch_size": 256, "updates_per_step": 1.0, "start_training": 10},

@@ -29,7 +29,7 @@ Networks start as config_rl.init_scheme says (memrl/nets/init.py; the main code'
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -68,6 +68,7 @@ class TwinQ(nn.Module):
 
 
 class SACD(Agent):
+    leaf_rules: ClassVar[dict[str, str]] = {"temperature": ">= 0"}
     metric_names = ("critic_loss", "actor_loss", "entropy", "q_mean", "critic_grad_norm",
                     "actor_grad_norm")
     switches = ("shared_encoder", "freeze_critic")

@@ -24,6 +24,7 @@ every init scheme; the Linear layers keep PyTorch's default.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from ml_collections import ConfigDict
@@ -71,6 +72,11 @@ class FFMLayer(nn.Module):
 
 
 class FFM(LayerStack):
+    leaf_rules: ClassVar[dict[str, str]] = {
+        "memory_size": "int >= 1", "context_size": "int >= 1",
+        "min_period": "> 0 and <= max_period", "max_period": "> 0",
+    }
+
     def __init__(self, input_size: int, width: int = 128, memory_size: int = 32,
                  context_size: int = 4, n_layer: int = 1, min_period: float = 1.0,
                  max_period: float = 1024.0):

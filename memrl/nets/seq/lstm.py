@@ -9,6 +9,8 @@ gate's block with singular values of about 0.5, not 1.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from ml_collections import ConfigDict
 from torch import nn
@@ -32,6 +34,8 @@ def orthogonal_init(rnn: nn.RNNBase, per_gate: bool = False) -> None:
 
 
 class LSTM(SequenceModel):
+    leaf_rules: ClassVar[dict[str, str]] = {"hidden_size": "int >= 1"}
+
     def __init__(self, input_size: int, hidden_size: int = 128, n_layer: int = 1):
         super().__init__()
         self.input_size, self.hidden_size, self.n_layer = input_size, hidden_size, n_layer
