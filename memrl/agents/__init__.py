@@ -26,11 +26,11 @@ ALGOS: dict[str, type[Agent]] = {
 # line sets them as leaves of config_rl, so a run's rl config alone says how its agent is built;
 # each algorithm names the ones it accepts (Agent.switches).
 SWITCHES: dict[str, str] = {
-    "shared_encoder": "one sequence model for actor and critic",
-    "freeze_critic": "with --shared_encoder: the actor loss trains neither the critic nor the "
-                     "shared memory",
-    "freeze_all": "with --shared_encoder: the actor loss trains only the actor head (it "
-                  "implies --freeze_critic)",
+    "shared_encoder": "One sequence model for actor and critic",
+    "freeze_critic": "With --shared_encoder, the actor loss trains neither the critic nor "
+                     "the shared memory",
+    "freeze_all": "With --shared_encoder, the actor loss trains only the actor head; implies "
+                  "--freeze_critic",
 }
 
 
