@@ -75,8 +75,9 @@ class RunConfig:
                                     "(pip install 'memrl[tensorboard]').")
     precision: str = flag(
         "fp32", "Number format of the updates: fp32; bf16 autocasts the networks' forward "
-        "passes (fp32 weights, losses and optimiser); auto: bf16 where the hardware has it "
-        "and it learns as fp32 does (memrl/precision.py).", choices=PRECISIONS)
+        "passes (fp32 weights, losses and optimiser); auto: bf16 where the sequence model "
+        "learns in it as in fp32 and the device has bf16 matrix units (AMX, a GPU of compute "
+        "capability 8.0+), with the reason in config.json.", choices=PRECISIONS)
     compile: bool = flag(False, "torch.compile the networks' whole-sequence forward (slow "
                                 "first updates).")
     extra: dict[str, Any] = field(default_factory=dict)  # flags of later memrl versions

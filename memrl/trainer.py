@@ -168,7 +168,7 @@ class Trainer:
             self.device, _int(agent_seed),
         )
         # --precision auto resolves here (and is recorded in config.json) for this device.
-        self.precision, self.bf16_support = resolve_precision(
+        self.precision, self.bf16_support, self.precision_reason = resolve_precision(
             run.precision, self.device, run.config_seq.model.seq_model_config.name)
         self.agent.set_execution(self.precision, run.compile)
         self.by_env_steps = self.task.schedule == ENV_STEPS
@@ -207,7 +207,7 @@ class Trainer:
                               f"--resume {self.run_dir} or choose another --run_dir")
         self.run.save(self.run_dir, max_episode_steps=self.T, device=str(self.device),
                       torch_version=torch.__version__, resolved_precision=self.precision,
-                      bf16_support=str(self.bf16_support))
+                      bf16_support=str(self.bf16_support), precision_reason=self.precision_reason)
 
     def _open_to_resume(self) -> LoadedCheckpoint | None:
         """Lock the run and find the newest whole checkpoint, once config.json and

@@ -32,6 +32,9 @@ class SequenceModel(nn.Module, abc.ABC):
     # The rules of the model's leaves in config_seq.model.seq_model_config (memrl/validate.py
     # collects them, a subclass's added to its bases'); `name` is checked by the registry.
     leaf_rules: ClassVar[dict[str, str]] = {"n_layer": "int >= 1"}
+    # Whether bench/precision_study.py found its learning unchanged by bf16 updates (then
+    # `--precision auto` takes bf16 on hardware with bf16 matrix units, memrl/precision.py).
+    bf16_learns_as_fp32: ClassVar[bool] = False
     input_size: int
     hidden_size: int
 
