@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         _check(args)
         runs = build_runs(args, extra)
         missing = _missing_configs(runs)
-        if missing and not args.dry_run:
+        if missing:  # the runs' commands name configs by paths relative to the repo root
             raise SweepError(f"config files not found (from {os.getcwd()}): "
                              f"{', '.join(missing)}; run the sweep from the repo root")
     except SweepError as err:
@@ -321,8 +321,6 @@ def main(argv: list[str] | None = None) -> int:
         where = f"ray {args.ray_address or '(local)'}" if args.launcher == "ray" else \
             f"local, {workers} at once"
         print(f"memrl sweep: {len(runs)} runs ({where}); dry run, nothing started")
-        for file in missing:
-            print(f"memrl sweep: warning: {file} does not exist yet", file=sys.stderr)
         return 0
 
     print(f"memrl sweep: {len(runs)} runs into {Path(args.out).resolve()}", flush=True)

@@ -278,8 +278,9 @@ class Trainer:
         self.callbacks[event].append(callback)
 
     def train(self) -> Path:
-        print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, "
-              f"{torch.get_num_threads()} torch threads)", flush=True)
+        threads = torch.get_num_threads()
+        print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, {threads} torch "
+              f"thread{'s' * (threads != 1)})", flush=True)
         try:
             if self.by_env_steps:
                 self._bar = progress_bar(self.total_env_steps, self.env_steps, unit="step")

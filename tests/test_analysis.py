@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from memrl.analysis import aggregate as agg
-from memrl.analysis.cli import main
+from memrl.analysis.cli import build_parser, main
 from memrl.analysis.runs import find_run_dirs, load_runs
 from memrl.envs import TASKS
 
@@ -256,18 +256,22 @@ def test_cli_writes_plots_and_tables(logs, tmp_path, capsys):
     assert not (logs / "plots" / "aggregation_tmaze_passive.pdf").exists()
 
 
-def test_cli_errors_on_a_missing_or_empty_folder(tmp_path, capsys):
-    assert main([str(tmp_path / "nope")]) == 1
+def test_cli_refuses_a_missing_or_empty_folder_with_status_2(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert main([str(tmp_path / "empty")]) == 1
+    assert main([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "no runs" in err and "progress.csv" in err
     write_run(tmp_path / "one", "tmaze_passive", 50, "gpt", 0, [0.0, 1.0])
-    assert main([str(tmp_path / "one"), "--env_type", "visual_match"]) == 1
+    assert main([str(tmp_path / "one"), "--env_type", "visual_match"]) == 2
     assert "no runs of env_type visual_match" in capsys.readouterr().err
-    assert main([str(tmp_path / "one"), "--horizon", "1e9"]) == 1
+    assert main([str(tmp_path / "one"), "--horizon", "1e9"]) == 2
     assert "every run was left out" in capsys.readouterr().err
+
+
+def test_plot_help_says_percent_once():
+    assert "%%" not in build_parser().format_help()
 
 
 def test_pybullet_runs_make_figure_8_and_no_aggregation_plot(tmp_path, capsys):
