@@ -1,4 +1,5 @@
-"""Arguments of `memrl eval`, `plot` and `sweep`: argparse, with every error on one line.
+"""Arguments of `memrl eval`, `plot` and `sweep` (argparse, with every error on one line), and
+the formats of values every command reads (DEVICE_NAME).
 
 argparse prints its usage before an error; memrl's rule is one line that says what to change,
 so `OneLineParser.error` prints just that (the usage is under --help). The `type=` helpers
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 from memrl.files import file_in_the_way
-from memrl.run_config import DEVICE_NAME
+
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")  # what --device may say
 
 
 class ArgumentsError(Exception):

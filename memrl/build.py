@@ -44,6 +44,7 @@ class RunParts:
     schedule: Schedule
     precision: str  # fp32 or bf16, --precision auto resolved for this device
     bf16_support: Bf16Support
+    precision_reason: str  # why that precision (recorded in config.json)
 
     @property
     def T(self) -> int:
@@ -88,11 +89,12 @@ def build_run(run: RunConfig) -> RunParts:
     warmup_rng = np.random.default_rng(warmup_seed)
     store = schedule_class.make_store(run, env, seed=_int(store_seed))
     agent = make_agent(run, EnvSpec.of(env), device, _int(agent_seed))
-    precision, bf16_support = resolve_precision(
+    precision, bf16_support, precision_reason = resolve_precision(
         run.precision, device, run.config_seq.model.seq_model_config.name)
     agent.set_execution(precision, run.compile)
     return RunParts(device, env, eval_env, store, agent, warmup_rng,
-                    schedule_class(run, env.max_episode_steps), precision, bf16_support)
+                    schedule_class(run, env.max_episode_steps), precision, bf16_support,
+                    precision_reason)
 
 
 def schedule_for(run: RunConfig) -> type[Schedule]:

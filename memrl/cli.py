@@ -13,25 +13,38 @@ saying what to change, exit status 2, and nothing written.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib.util
 import re
 import sys
+import textwrap
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 from absl import flags
 from ml_collections import ConfigDict, config_flags
 
-from memrl.precision import PRECISIONS
-from memrl.run_config import RESUME_FLAGS, SWITCHES, ConfigError, RunConfig, set_switches
+from memrl.run_config import FLAG_NAMES, FLAGS, RESUME_FLAGS, ConfigError, RunConfig
+from memrl.tasks import ENV_STEPS, TASKS, TRAIN_DEFAULTS
 
-CONFIG_FLAGS = ("config_env", "config_rl", "config_seq")
-EXAMPLE_CONFIG = {
-    "config_env": "configs/envs/tmaze_passive.py",
-    "config_rl": "configs/rl/dqn_default.py",
-    "config_seq": "configs/seq_models/lstm_default.py",
+# The three config files of a run: what each is, and an example.
+CONFIG_FLAGS = {
+    "config_env": ("The task", "configs/envs/tmaze_passive.py"),
+    "config_rl": ("The algorithm", "configs/rl/dqn_default.py"),
+    "config_seq": ("The sequence model", "configs/seq_models/lstm_default.py"),
 }
+# Where the run goes (not settings of the run, so not in config.json).
+PLACE_FLAGS = {
+    "run_dir": "Write the run into exactly this folder (default: "
+               "<save_dir>/<env_type>/<L>/<timestamp>+<pid>).",
+    "resume": "Continue the run in this folder from its newest checkpoint; its config.json "
+              "gives every setting.",
+}
+DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_boolean,
+          str: flags.DEFINE_string}
+HELP = ("-h", "--help", "-help", "--helpfull")
 
 
 class UsageError(Exception):
@@ -39,67 +52,97 @@ class UsageError(Exception):
 
 
 def define_train_flags(fv: flags.FlagValues, argv: list[str]) -> None:
-    """`argv` (with the program name) is where ml_collections finds the config overrides."""
-    for name, what in zip(CONFIG_FLAGS, ("Environment", "RL algorithm", "Sequence model")):
+    """`argv` (with the program name) is where ml_collections finds the config overrides.
+    The flags are RunConfig's flag fields (their defaults and help are written there), the
+    algorithms' switches (memrl/agents: SWITCHES), and where the run goes."""
+    from memrl.agents import SWITCHES
+
+    for name, (what, _) in CONFIG_FLAGS.items():
         config_flags.DEFINE_config_file(name, None, f"{what} config file.", flag_values=fv,
                                         sys_argv=argv)
-    d = RunConfig  # defaults live on RunConfig, in one place
-    flags.DEFINE_integer("seed", 42, "Run seed; negative = drawn from the pid.", flag_values=fv)
-    flags.DEFINE_integer("batch_size", None, "Sequences per gradient update (default 64; 256 "
-                         "for the continuous-control tasks, as the paper's code for them).",
-                         flag_values=fv)
-    flags.DEFINE_integer("train_episodes", 1000, "Training episodes after the warm-up; for "
-                         "env-step tasks, units of max_episode_steps env steps (the paper's "
-                         "budgets are in each task's record, memrl/envs/).", flag_values=fv)
-    flags.DEFINE_float("updates_per_step", None, "Gradient updates per env step (default "
-                       "0.25; 1.0 for the continuous-control tasks).", flag_values=fv)
-    flags.DEFINE_integer("start_training", None, "Random warm-up episodes (default 10; for "
-                         "env-step tasks, units of max_episode_steps env steps).",
-                         flag_values=fv)
-    flags.DEFINE_boolean("shared_encoder", False, "SAC-D, TD3, SAC: one sequence model for "
-                         "actor and critic (sets config_rl.shared_encoder).", flag_values=fv)
-    flags.DEFINE_boolean("freeze_critic", False, "With --shared_encoder: the actor loss "
-                         "trains neither the critic nor the shared memory (sets "
-                         "config_rl.freeze_critic).", flag_values=fv)
-    flags.DEFINE_boolean("freeze_all", False, "TD3, SAC with --shared_encoder: the actor loss "
-                         "trains only the actor head (sets config_rl.freeze_all).",
-                         flag_values=fv)
-    flags.DEFINE_boolean("debug", False, "Log to debug/ and echo every row.", flag_values=fv)
-    flags.DEFINE_string("save_dir", d.save_dir, "Root folder of run logs.", flag_values=fv)
-    flags.DEFINE_integer("num_envs", d.num_envs, "Episodes collected at once (1 keeps the "
-                         "paper's update-to-data schedule).", flag_values=fv)
-    flags.DEFINE_string("device", d.device, "auto, cpu or cuda.", flag_values=fv)
-    flags.DEFINE_integer("threads", d.threads, "Torch CPU threads (0 = the cores not already busy, by load average).",
-                         flag_values=fv)
-    flags.DEFINE_float("checkpoint_interval", d.checkpoint_interval, "Seconds between "
-                       "checkpoints (taken at evaluations; 0 = at every evaluation).",
-                       flag_values=fv)
-    flags.DEFINE_integer("keep_checkpoints", d.keep_checkpoints, "Newest checkpoints kept.",
-                         flag_values=fv)
-    flags.DEFINE_boolean("tensorboard", False, "Also write TensorBoard scalars to "
-                         "<run_dir>/tensorboard (pip install 'memrl[tensorboard]').",
-                         flag_values=fv)
-    flags.DEFINE_enum("precision", d.precision, list(PRECISIONS), "bf16 autocasts the "
-                      "networks' forward passes in updates (fp32 weights, loss and optimiser); "
-                      "auto: bf16 where the hardware has it and it learns as fp32 does.",
-                      flag_values=fv)
-    flags.DEFINE_boolean("compile", d.compile, "torch.compile the networks' whole-sequence "
-                         "forward (slow first updates).", flag_values=fv)
-    flags.DEFINE_string("run_dir", None, "Write the run into exactly this folder (default: "
-                        "<save_dir>/<env_type>/<L>/<timestamp>+<pid>).", flag_values=fv)
-    flags.DEFINE_string("resume", None, "Continue the run in this folder from its newest "
-                        "checkpoint; its config.json gives every setting.", flag_values=fv)
+    for f in FLAGS:
+        if "choices" in f.metadata:
+            flags.DEFINE_enum(f.name, f.default, list(f.metadata["choices"]), f.metadata["help"],
+                              flag_values=fv)
+        else:
+            DEFINE[_value_type(f)](f.name, f.default, f.metadata["help"], flag_values=fv)
+    for name in SWITCHES:
+        flags.DEFINE_boolean(name, False, switch_help(name), flag_values=fv)
+    for name, help_text in PLACE_FLAGS.items():
+        flags.DEFINE_string(name, None, help_text, flag_values=fv)
+
+
+def _value_type(f: dataclasses.Field) -> type:
+    """int for a field typed `int | None`, and so on."""
+    hint = typing.get_type_hints(RunConfig)[f.name]
+    return next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+
+
+def switch_help(name: str) -> str:
+    from memrl.agents import SWITCHES, switch_users
+
+    return f"{SWITCHES[name]} ({', '.join(switch_users(name))}; sets config_rl.{name})."
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    """A flag's default as --help shows it; a task default with the tasks that differ."""
+    if f.metadata.get("task_default"):
+        others: dict[object, list[str]] = {}
+        for env_type, task in TASKS.items():
+            if task.default(f.name) != TRAIN_DEFAULTS[f.name]:
+                others.setdefault(task.default(f.name), []).append(env_type)
+        tasks = "; ".join(f"{value} for {', '.join(names)}" for value, names in others.items())
+        return f"{TRAIN_DEFAULTS[f.name]}" + (f" ({tasks})" if tasks else "")
+    if f.default is None or isinstance(f.default, bool):
+        return {None: "unset", False: "off", True: "on"}[f.default]
+    return f"{f.default:g}" if isinstance(f.default, float) else str(f.default)
+
+
+def train_help() -> str:
+    """`memrl train --help` (and `python main.py --help`): every flag with its default."""
+    from memrl.agents import SWITCHES
+
+    def entry(name: str, metavar: str, text: str) -> str:
+        head, indent = f"  --{name} {metavar}", " " * 28
+        if len(head) >= len(indent):  # a long name: its help starts on the next line
+            return f"{head}\n" + textwrap.fill(text, 100, initial_indent=indent,
+                                                subsequent_indent=indent)
+        return textwrap.fill(text, 100, initial_indent=head.ljust(len(indent)),
+                             subsequent_indent=indent)
+
+    lines = [
+        "usage: memrl train --config_env FILE --config_rl FILE --config_seq FILE [flags]",
+        "       memrl train --resume RUN_DIR [--device D] [--threads N] [--compile]",
+        "       python main.py ...   (the same as memrl train)",
+        "",
+        ("An experiment is three ml_collections config files; every leaf of each can be set "
+         "on the"),
+        ("command line, e.g. --config_env.env_name 50 "
+         "--config_seq.model.seq_model_config.n_layer 2."),
+        "",
+        *(entry(name, "FILE", f"{what}, e.g. {example} (required).")
+          for name, (what, example) in CONFIG_FLAGS.items()),
+        "",
+        "flags [default]:",
+    ]
+    for f in FLAGS:
+        metavar = "|".join(f.metadata["choices"]) if "choices" in f.metadata else \
+            {int: "N", float: "X", str: "TEXT", bool: ""}[_value_type(f)]
+        lines.append(entry(f.name, metavar, f"{f.metadata['help']} [{_default_text(f)}]"))
+    lines += [entry(name, "", f"{switch_help(name)} [off]") for name in SWITCHES]
+    lines += [entry(name, "DIR", help_text) for name, help_text in PLACE_FLAGS.items()]
+    return "\n".join(lines)
 
 
 def _load_config_file(flag: str, path: str) -> ConfigDict:
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"--{flag} {path}: no such file; pass a config file such as "
-                         f"{EXAMPLE_CONFIG[flag]} (paths are relative to the current folder)")
+                         f"{CONFIG_FLAGS[flag][1]} (paths are relative to the current folder)")
     spec = importlib.util.spec_from_file_location(f"memrl_{flag}", file)
     if spec is None:
         raise UsageError(f"--{flag} {path}: not a Python file; a config file is a .py file "
-                         f"with get_config(), such as {EXAMPLE_CONFIG[flag]}")
+                         f"with get_config(), such as {CONFIG_FLAGS[flag][1]}")
     try:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -141,7 +184,7 @@ def check_config_args(argv: list[str]) -> None:
             files[flag] = value
     for flag in CONFIG_FLAGS:
         if flag not in files:
-            raise UsageError(f"--{flag} is required, e.g. --{flag} {EXAMPLE_CONFIG[flag]}")
+            raise UsageError(f"--{flag} is required, e.g. --{flag} {CONFIG_FLAGS[flag][1]}")
     configs = {flag: _load_config_file(flag, path) for flag, path in files.items()}
     for flag, key in overrides:
         known = _leaf_paths(configs[flag])
@@ -188,14 +231,24 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
         run = run.replace(**{name: fv[name].value for name in RESUME_FLAGS if fv[name].present})
         run.validate()
         return TrainCommand(run, run_dir, resume=True)
+    if fv["train_env_steps"].present and fv["train_episodes"].present:
+        raise UsageError("--train_env_steps and --train_episodes are two ways to give the "
+                         "budget; give one")
     # The algorithm switches become leaves of the rl config: it alone then says how the
     # agent is built (and an algorithm that does not take a switch refuses it in validate).
+    from memrl.agents import SWITCHES, set_switches
+
     set_switches(fv.config_rl, **{name: fv[name].value for name in SWITCHES})
+    if fv.freeze_all and fv.freeze_critic:
+        print("memrl: note: --freeze_all implies --freeze_critic: the run is the one "
+              "--freeze_all alone gives", file=sys.stderr)
     run = RunConfig(
         config_env=fv.config_env, config_rl=fv.config_rl, config_seq=fv.config_seq,
-        **{name: fv[name].value for name in RunConfig.FLAG_NAMES},
+        **{name: fv[name].value for name in FLAG_NAMES},
     )
     run.validate()
+    if run.train_env_steps is not None:
+        run = run.with_env_step_budget()
     return TrainCommand(run, Path(fv.run_dir) if fv.run_dir else None, resume=False)
 
 
@@ -204,11 +257,30 @@ def parse_train_args(argv: list[str]) -> RunConfig:
     return parse_train_command(argv).run
 
 
+def env_step_budget(run: RunConfig, T: int) -> str:
+    """What the budget of an env-step task buys, said when the run starts: a short one can
+    end inside the random warm-up, or before the first evaluation writes a row."""
+    budget, warmup = run.train_episodes * T, run.start_training * T
+    period = run.config_env.eval_interval * T
+    line = (f"[memrl] budget: {budget} env steps ({run.train_episodes} x T = {T}), random "
+            f"actions for the first {warmup}, an evaluation every {period}")
+    if budget <= warmup:
+        line += ("; no update fits in it: raise --train_env_steps or lower --start_training "
+                 "(units of T)")
+    elif budget < period:
+        line += ("; it ends before the first evaluation, so progress.csv gets no row: raise "
+                 "--train_env_steps or lower config_env.eval_interval (units of T)")
+    return line
+
+
 def train_main(argv: list[str]) -> int:
     """Exit 0: trained (or nothing left to train); 2: refused before writing anything (bad
     input, a run another process is writing, run files that disagree); 1: the run started
     and stopped (non-finite values, a failed write), its last checkpoint intact; 128 + the
     signal (130 for Ctrl-C, 143 for SIGTERM): stopped by it, with a checkpoint to resume."""
+    if any(arg in HELP for arg in argv):
+        print(train_help())
+        return 0
     from memrl.files import RunFileError
     from memrl.integrity import NonFiniteError
     from memrl.run_folder import SUMMARY_FILE, newest_checkpoint
@@ -235,6 +307,8 @@ def train_main(argv: list[str]) -> int:
     except KeyboardInterrupt:  # Ctrl-C while the run was being built or opened
         print("[memrl] interrupted while starting the run, before any training", flush=True)
         return 130
+    if command.run.task.schedule == ENV_STEPS:
+        print(env_step_budget(command.run, trainer.parts.T), flush=True)
     try:
         trainer.train()
     except NonFiniteError as err:

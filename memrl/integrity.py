@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from memrl.run_config import SETTINGS_IN_CHECKPOINT
+# Where a damaged config.json can be restored from.
+SETTINGS_IN_CHECKPOINT = ("every checkpoint holds the run's settings too: torch.load(path, "
+                          "weights_only=False)['config']")
 
 
 class IntegrityError(ValueError):

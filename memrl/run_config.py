@@ -11,7 +11,6 @@ import importlib.util
 import json
 import math
 import os
-import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -20,40 +19,27 @@ from typing import Any
 
 from ml_collections import ConfigDict
 
+from memrl.args import DEVICE_NAME
 from memrl.files import write_atomic
-from memrl.validate import check_config
 from memrl.precision import PRECISIONS
+from memrl.tasks import ENV_STEPS, TASKS, Task, task_of
+from memrl.validate import check_config
 
 
 class ConfigError(ValueError):
     """A run description that cannot work; the message says what to change."""
 
 
-# Command-line switches that change an algorithm's layout (the seed's --shared_encoder and
-# --freeze_critic; the continuous-control code's --freeze_all). The command line sets them as
-# leaves of config_rl, so a run's rl config alone says how its agent is built; each algorithm
-# names the ones it accepts (Agent.switches).
-SWITCHES = ("shared_encoder", "freeze_critic", "freeze_all")
-
-# Where a damaged config.json can be restored from.
-SETTINGS_IN_CHECKPOINT = ("every checkpoint holds the run's settings too: torch.load(path, "
-                          "weights_only=False)['config']")
-
-DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")  # what --device may say
-
 # Flags that may change when a run is resumed: they change where and how fast, not what is
 # learned.
 RESUME_FLAGS = ("device", "threads", "compile")
 
 
-def set_switches(rl_cfg: ConfigDict, **switches: bool) -> None:
-    """Turn on the switches given as True (a False flag leaves the config's own value)."""
-    for name, on in switches.items():
-        if name not in SWITCHES:
-            raise KeyError(name)
-        if on:
-            with rl_cfg.unlocked():
-                rl_cfg[name] = True
+def flag(default: Any, help: str, **more: Any) -> Any:
+    """A RunConfig field that is also a `memrl train` flag: its default and its --help text are
+    written here and nowhere else (memrl/cli.py defines the flags from these fields).
+    `task_default=True`: None means the task's default (its record's train_defaults)."""
+    return field(default=default, metadata={"help": help, **more})
 
 
 @dataclass
@@ -61,42 +47,50 @@ class RunConfig:
     config_env: ConfigDict
     config_rl: ConfigDict
     config_seq: ConfigDict
-    seed: int = 42
-    # None: the task's default (the paper's code for it: 64 / 0.25 / 10 for the memory tasks,
-    # 256 / 1.0 / 10 for continuous control), filled in by __post_init__.
-    batch_size: int | None = None
-    train_episodes: int = 1000
-    updates_per_step: float | None = None
-    start_training: int | None = None
-    debug: bool = False
-    save_dir: str = "logs"
-    num_envs: int = 1
-    device: str = "auto"
-    threads: int = 0  # torch CPU threads; 0 = the cores not already busy
-    checkpoint_interval: float = 600.0  # seconds between checkpoints (taken at evaluations)
+    seed: int = flag(42, "Run seed; negative = drawn from the pid.")
+    batch_size: int | None = flag(None, "Sequences per gradient update.", task_default=True)
+    train_episodes: int = flag(
+        1000, "Training episodes after the warm-up. Env-step tasks (PyBullet, gym) count it in "
+        "units of T env steps (T: the longest episode), warm-up included: see "
+        "--train_env_steps.")
+    train_env_steps: int | None = flag(
+        None, "Env-step tasks: the budget in env steps, warm-up included, instead of "
+        "--train_episodes (rounded up to a whole number of T).")
+    updates_per_step: float | None = flag(None, "Gradient updates per env step.",
+                                          task_default=True)
+    start_training: int | None = flag(
+        None, "Episodes of uniformly random actions before training (env-step tasks: units of "
+        "T env steps).", task_default=True)
+    debug: bool = flag(False, "Log to debug/ and echo every row.")
+    save_dir: str = flag("logs", "Root folder of run logs.")
+    num_envs: int = flag(1, "Episodes collected at once (1 keeps the paper's update-to-data "
+                            "schedule).")
+    device: str = flag("auto", "auto, cpu or cuda[:N] (auto: CUDA when present).")
+    threads: int = flag(0, "Torch CPU threads; 0 = the cores not already busy (by load "
+                           "average).")
+    checkpoint_interval: float = flag(600.0, "Seconds between checkpoints (taken at "
+                                             "evaluations, or between them when none came for "
+                                             "that long; 0 = at every evaluation).")
     # Seconds from the start to the run's first checkpoint, taken at the next safe point even
-    # between evaluations (memrl/run_folder.py); not a flag (yet), so not in config.json.
+    # between evaluations (memrl/run_folder.py); not a flag, so not in config.json.
     first_checkpoint: float = 60.0
-    keep_checkpoints: int = 2
-    tensorboard: bool = False  # also write TensorBoard scalars to <run_dir>/tensorboard
-    precision: str = "fp32"  # "bf16": autocast the update's forward passes; "auto": see precision.py
-    compile: bool = False  # torch.compile the networks' whole-sequence forward
-    extra: dict[str, Any] = field(default_factory=dict)  # room for later flags
-
-    FLAG_NAMES = (
-        "seed", "batch_size", "train_episodes", "updates_per_step", "start_training",
-        "debug", "save_dir", "num_envs", "device", "threads",
-        "checkpoint_interval", "keep_checkpoints", "tensorboard", "precision", "compile",
-    )
-    TASK_DEFAULT_FLAGS = ("batch_size", "updates_per_step", "start_training")
+    keep_checkpoints: int = flag(2, "Newest checkpoints kept.")
+    tensorboard: bool = flag(False, "Also write TensorBoard scalars to <run_dir>/tensorboard "
+                                    "(pip install 'memrl[tensorboard]').")
+    precision: str = flag(
+        "fp32", "Number format of the updates: fp32; bf16 autocasts the networks' forward "
+        "passes (fp32 weights, losses and optimiser); auto: bf16 where the sequence model "
+        "learns in it as in fp32 and the device has bf16 matrix units (AMX, a GPU of compute "
+        "capability 8.0+), with the reason in config.json.", choices=PRECISIONS)
+    compile: bool = flag(False, "torch.compile the networks' whole-sequence forward (slow "
+                                "first updates).")
+    extra: dict[str, Any] = field(default_factory=dict)  # flags of later memrl versions
 
     def __post_init__(self) -> None:
         if self.seed < 0:  # the seed's convention: a negative seed is drawn from the pid
             self.seed = os.getpid() % 100_000
-        from memrl.envs import TASKS
-
         task = TASKS.get(self.config_env.get("env_type"))
-        for name in self.TASK_DEFAULT_FLAGS:
+        for name in TASK_DEFAULT_FLAGS:
             if getattr(self, name) is None and task is not None:
                 setattr(self, name, task.default(name))
 
@@ -105,9 +99,7 @@ class RunConfig:
         return self.config_env.env_type
 
     @property
-    def task(self):
-        from memrl.envs import task_of
-
+    def task(self) -> Task:
         return task_of(self.env_type)
 
     @property
@@ -117,7 +109,6 @@ class RunConfig:
 
     def validate(self) -> None:
         from memrl.agents import AlgorithmError, check_algorithm
-        from memrl.envs import TASKS
         from memrl.nets.seq import SEQ_MODELS
 
         def need(ok: bool, message: str) -> None:
@@ -143,6 +134,13 @@ class RunConfig:
         need(0 <= self.seed < 2**63, f"--seed must be below 2**63, got {self.seed}")
         need(self.batch_size >= 1, f"--batch_size must be >= 1, got {self.batch_size}")
         need(self.train_episodes >= 0, f"--train_episodes must be >= 0, got {self.train_episodes}")
+        if self.train_env_steps is not None:
+            need(self.task.schedule == ENV_STEPS,
+                 f"--train_env_steps is the budget of the env-step tasks "
+                 f"({', '.join(t for t, task in TASKS.items() if task.schedule == ENV_STEPS)}); "
+                 f"{self.env_type} counts episodes: give --train_episodes")
+            need(self.train_env_steps >= 1,
+                 f"--train_env_steps must be >= 1, got {self.train_env_steps}")
         need(self.start_training >= 1,
              f"--start_training (random warm-up episodes) must be >= 1, got {self.start_training}")
         need(0 <= self.updates_per_step < math.inf,
@@ -160,8 +158,20 @@ class RunConfig:
         need(not self.tensorboard or importlib.util.find_spec("tensorboard") is not None,
              "--tensorboard needs the tensorboard package: pip install 'memrl[tensorboard]'")
 
+    def with_env_step_budget(self) -> RunConfig:
+        """The run with --train_env_steps N as its train_episodes: ceil(N / T) units of T env
+        steps, T being the task's longest episode (read from one copy of its env)."""
+        from memrl import envs
+
+        env = envs.make(self.config_env, 1, 0)
+        env.close()
+        return self.replace(train_episodes=math.ceil(self.train_env_steps / env.max_episode_steps))
+
     def flags(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.FLAG_NAMES} | dict(self.extra)
+        """The flags' values; one left unset (None) is not written, so a flag added to memrl
+        later leaves the settings of runs made before it as they were."""
+        values = {name: getattr(self, name) for name in FLAG_NAMES}
+        return {name: v for name, v in values.items() if v is not None} | dict(self.extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,9 +184,11 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         flags = dict(data["flags"])
-        known = {k: flags.pop(k) for k in cls.FLAG_NAMES if k in flags}
+        known = {k: flags.pop(k) for k in FLAG_NAMES if k in flags}
         config_rl = ConfigDict(data["config_rl"])
         # Runs written before the switches moved into config_rl kept them as flags.
+        from memrl.agents import SWITCHES, set_switches
+
         set_switches(config_rl, **{k: bool(flags.pop(k)) for k in SWITCHES if k in flags})
         return cls(
             config_env=ConfigDict(data["config_env"]),
@@ -198,6 +210,8 @@ class RunConfig:
         path = Path(run_dir) / "config.json"
         if not path.is_file():
             raise ConfigError(f"{path} not found; pass a run folder made by memrl train")
+        from memrl.integrity import SETTINGS_IN_CHECKPOINT
+
         restore = f"restore it ({SETTINGS_IN_CHECKPOINT})"
         try:
             data = json.loads(path.read_text())
@@ -229,6 +243,13 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+
+# The fields that are `memrl train` flags, in --help order.
+FLAGS: tuple[dataclasses.Field, ...] = tuple(f for f in dataclasses.fields(RunConfig)
+                                             if "help" in f.metadata)
+FLAG_NAMES = tuple(f.name for f in FLAGS)
+TASK_DEFAULT_FLAGS = tuple(f.name for f in FLAGS if f.metadata.get("task_default"))
 
 
 def _jsonable(value: Any) -> Any:

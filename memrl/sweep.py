@@ -40,8 +40,8 @@ from pathlib import Path
 from ml_collections import ConfigDict
 
 from memrl.args import OneLineParser, int_at_least, output_dir, positive_float
-from memrl.envs import TASKS, task_of
-from memrl.envs.task import Variant
+from memrl.nets.seq import SEQ_MODELS
+from memrl.tasks import TASKS, Variant, task_of
 
 LOG_FILE = "stdout.log"
 SUMMARY_FILE = "summary.json"  # written by the trainer when a run finishes
@@ -234,8 +234,6 @@ def _variant(text: str) -> Variant:
 
 def seq_model_names() -> list[str]:
     """Every registered sequence model, in the registry's order."""
-    from memrl.nets.seq import SEQ_MODELS
-
     return list(SEQ_MODELS)
 
 
@@ -306,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         _check(args)
         runs = build_runs(args, extra)
         missing = _missing_configs(runs)
-        if missing and not args.dry_run:
+        if missing:  # the runs' commands name configs by paths relative to the repo root
             raise SweepError(f"config files not found (from {os.getcwd()}): "
                              f"{', '.join(missing)}; run the sweep from the repo root")
     except SweepError as err:
@@ -323,8 +321,6 @@ def main(argv: list[str] | None = None) -> int:
         where = f"ray {args.ray_address or '(local)'}" if args.launcher == "ray" else \
             f"local, {workers} at once"
         print(f"memrl sweep: {len(runs)} runs ({where}); dry run, nothing started")
-        for file in missing:
-            print(f"memrl sweep: warning: {file} does not exist yet", file=sys.stderr)
         return 0
 
     print(f"memrl sweep: {len(runs)} runs into {Path(args.out).resolve()}", flush=True)

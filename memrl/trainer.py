@@ -96,7 +96,8 @@ class Trainer:
                 self.folder.create(
                     max_episode_steps=parts.T, device=str(self.device),
                     torch_version=torch.__version__, resolved_precision=self.precision,
-                    bf16_support=str(parts.bf16_support))
+                    bf16_support=str(parts.bf16_support),
+                    precision_reason=parts.precision_reason)
             self.log = self.folder.progress_log()
         except BaseException:
             self.folder.release()
@@ -138,8 +139,9 @@ class Trainer:
         self.callbacks[event].append(callback)
 
     def train(self) -> Path:
-        print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, "
-              f"{torch.get_num_threads()} torch threads)", flush=True)
+        threads = torch.get_num_threads()
+        print(f"[memrl] run folder: {self.run_dir}  (device {self.device}, {threads} torch "
+              f"thread{'s' * (threads != 1)})", flush=True)
         try:
             self._bar = _progress_bar(self.schedule, self.counts)
             with stop_on_signals() as stop:  # (a stop asked for after the loop is too late)

@@ -2,15 +2,23 @@
 checked before anything is built or written, and a bad one is refused with one line that names
 it and says what it may be.
 
-A leaf is checked against the rule for its name in LEAF_RULES: its last name, or a longer tail
-where one name means different things in different places (`observ_embedder.hidden_size`
-must be >= 1, `action_embedder.hidden_size` may be 0), or a pattern (`*_lr`). Keeping the
-rules by name in this one table covers every config file, derived ones too (the *_cnn files
-and others build on a *_default file with runpy), and config.json read back on resume, which
-knows nothing of the file it came from. tests/test_bad_input.py fails for any leaf of a file
-in configs/ that no rule names, so a new leaf gets its rule here when it is added. A leaf
-without a rule (a config file outside the repo) still gets the generic rule: numbers must be
-finite.
+The rules live with what reads the leaves, and `rules_of` collects them for a config:
+- config_env: COMMON_RULES below (env_type, env_name, the evaluation leaves the trainer reads)
+  and the task record's `leaf_rules` (memrl/tasks.py);
+- config_rl: COMMON_RULES (what every algorithm and the trainer read: discount, tau, learning
+  rates, replay sizes, ...), a "bool" for each switch (memrl/agents: SWITCHES), and the
+  algorithm's `leaf_rules` (its class and the classes it builds on, memrl/agents/);
+- config_seq: COMMON_RULES (window, gradient clipping, embedders, the CNN) and the sequence
+  model's `leaf_rules` (its class and its bases, memrl/nets/seq/) for the leaves under
+  model.seq_model_config.
+A leaf is checked against the rule for its name: its last name, or a longer tail where one
+name means different things in different places (`observ_embedder.hidden_size` must be >= 1,
+`action_embedder.hidden_size` may be 0), or a pattern (`*_lr`). By name, the rules cover every
+config file, derived ones too (the *_cnn files and others build on a *_default file with
+runpy), and config.json read back on resume, which knows nothing of the file it came from.
+tests/test_bad_input.py fails for any leaf of a file in configs/ that has no rule, so a new
+leaf gets its rule from its owner when it is added. A leaf without a rule (a config file
+outside the repo) still gets the generic rule: numbers must be finite.
 
 Rules are short strings:
     "(0, 1]"            a number in the interval (any of [ ] ( ); inf may be a bound)
@@ -19,6 +27,8 @@ Rules are short strings:
     "bool", "str"       the type alone
     "float or none"     None allowed too (a placeholder: "work it out")
     "any"               checked where it is used (the task checks env_name, for instance)
+    "> 0 and <= high"   also bounded by the leaf `high` of the same sub-config
+    "(0, 1]; why"       the reason for the bound, said when a value breaks it
 Numbers must always be finite. Tuples and lists are checked element by element.
 
 Types: ml_collections keeps a leaf at its default's type (absl parses an override by it; a
@@ -26,9 +36,8 @@ ConfigDict refuses another), so for a config file and the command line the rule'
 that check; config.json is also compared with the copy of the settings its checkpoint holds
 (memrl/integrity.py).
 
-Combinations checked here: ORDERED pairs (a low and a high bound in one sub-config), and the
-memory a run allocates up front (`check_memory`: replay, rollouts, a batch) against what the
-machine has, so a length of 10**12 is refused instead of attempted.
+Also checked here: the memory a run allocates up front (`check_memory`: replay, rollouts, a
+batch) against what the machine has, so a length of 10**12 is refused instead of attempted.
 """
 
 from __future__ import annotations
@@ -37,79 +46,82 @@ import fnmatch
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ml_collections import ConfigDict
 
-LEAF_RULES: dict[str, str] = {
-    # config_env (env_type and env_name are checked by the task records, memrl/envs/)
-    "env_type": "str",
-    "env_name": "any",
-    "eval_interval": "int >= 1",
-    "eval_episodes": "int >= 1",
-    "distract_reward": "float",
-    "final_reward": "float",
-    "apple_reward": "float",
-    "respawn_every": "int >= 0",  # 0: eaten apples do not return
-    "num_apples": "int >= 0",  # the board checks its own maximum
-    "env_id": "str",  # gymnasium checks it
-    "obs_indices": "int >= 0",  # () keeps every entry
-    "max_episode_steps": "int >= 0",  # 0: the env's own time limit
-    # config_rl
-    "algo": "str",
-    "*_lr": "> 0",
-    "hidden_dims": "int >= 1",
-    "discount": "(0, 1]",
-    "tau": "[0, 1]",
-    "init_eps": "[0, 1]",
-    "schedule_end": ">= 0",
-    "temperature": ">= 0",
-    "exploration_noise": ">= 0",
-    "target_noise": ">= 0",
-    "target_noise_clip": ">= 0",
-    "policy_delay": "int >= 1",
-    "init_temperature": "> 0",
-    "target_entropy": "float or none",  # None: -(action dimensions)
-    "init_scheme": "str",  # memrl/nets/init.py checks the name
-    "collect_in_train_mode": "bool",
-    "shared_encoder": "bool",
-    "freeze_critic": "bool",
-    "freeze_all": "bool",
-    "replay_buffer_size": "int >= 1",
-    "replay_buffer_num_episodes": "int >= 1",
-    # config_seq
-    "sampled_seq_len": "int -1 or >= 1",  # -1: whole episodes
-    "clip": "bool",
-    "max_norm": "> 0",
-    "name": "str",  # the registries say which names exist
-    "hidden_size": "int >= 1",
-    "action_embedder.hidden_size": "int >= 0",  # 0 leaves the input out
-    "reward_embedder.hidden_size": "int >= 0",
-    "n_layer": "int >= 1",
-    "n_head": "int >= 1",
-    "pdrop": "[0, 1)",
-    "position_encoding": "str",
-    "channels": "int >= 1",
-    "kernel_size": "int >= 1",
-    "stride": "int >= 1",
-    "width": "int >= 1",
-    "d_state": "int >= 1",
-    "d_conv": "int >= 1",
-    "expand": "int >= 1",
-    "memory_size": "int >= 1",
-    "context_size": "int >= 1",
-    "r_min": "[0, 1)",
-    "r_max": "(0, 1)",
-    "max_phase": "> 0",
-    "min_period": "> 0",
-    "max_period": "> 0",
+# The leaves every config of its kind has, read by the trainer and the parts every run
+# shares; the rest are their owners' (above).
+COMMON_RULES: dict[str, dict[str, str]] = {
+    "config_env": {
+        "env_type": "str",  # the task records say which exist
+        "env_name": "any",  # the task record checks its variant
+        "eval_interval": "int >= 1",
+        "eval_episodes": "int >= 1",
+    },
+    "config_rl": {
+        "algo": "str",  # the registry says which exist
+        "*_lr": "> 0",
+        "hidden_dims": "int >= 1",
+        "discount": "(0, 1]",
+        "tau": "(0, 1]; 0 would leave the target networks at their first weights for good",
+        "init_scheme": "str",  # memrl/nets/init.py checks the name
+        "collect_in_train_mode": "bool",
+        "replay_buffer_size": "int >= 1",
+        "replay_buffer_num_episodes": "int >= 1",
+    },
+    "config_seq": {
+        "sampled_seq_len": "int -1 or >= 1",  # -1: whole episodes
+        "clip": "bool",
+        "max_norm": "> 0",
+        "seq_model_config.name": "str",  # the registry says which exist
+        "observ_embedder.name": "str",  # mlp or cnn
+        "observ_embedder.hidden_size": "int >= 1",
+        "action_embedder.hidden_size": "int >= 0",  # 0 leaves the input out
+        "reward_embedder.hidden_size": "int >= 0",
+        "channels": "int >= 1",  # the CNN embedder's (configs/vis_models/cnn_default.py)
+        "kernel_size": "int >= 1",
+        "stride": "int >= 1",
+    },
 }
+SEQ_MODEL_LEAVES = "model.seq_model_config."  # where config_seq holds the model's own leaves
 
-# (low, high): leaves of one sub-config that bound a range, so low <= high.
-ORDERED = (("r_min", "r_max"), ("min_period", "max_period"))
+
+def declared_rules(cls: type) -> dict[str, str]:
+    """The `leaf_rules` of a class and of the classes it builds on (its own win)."""
+    rules: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        rules |= vars(klass).get("leaf_rules", {})
+    return rules
+
+
+def rules_of(name: str, config: ConfigDict) -> dict[str, str]:
+    """The rules for the leaves of config `name` ("config_env", "config_rl" or "config_seq"):
+    the common ones and those of the owner the config names (its task, algorithm or sequence
+    model; none where it names no known one)."""
+    rules = dict(COMMON_RULES[name])
+    if name == "config_env":
+        from memrl.tasks import TASKS
+
+        task = TASKS.get(config.get("env_type"))
+        rules |= dict(task.leaf_rules) if task else {}
+    elif name == "config_rl":
+        from memrl.agents import ALGOS, SWITCHES
+
+        rules |= dict.fromkeys(SWITCHES, "bool")
+        algo = ALGOS.get(config.get("algo"))
+        rules |= declared_rules(algo) if algo else {}
+    else:
+        from memrl.nets.seq import SEQ_MODELS
+
+        model = _get(config, SEQ_MODEL_LEAVES + "name")
+        if model in SEQ_MODELS:
+            rules |= {SEQ_MODEL_LEAVES + leaf: rule
+                      for leaf, rule in declared_rules(SEQ_MODELS[model].cls).items()}
+    return rules
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,8 @@ class Rule:
     tests: tuple[Callable[[float], bool], ...]  # a number passes when one of them holds
     wording: str  # what a value must be, for messages
     none_ok: bool = False
+    siblings: tuple[tuple[str, str], ...] = ()  # (operator, leaf) bounds by leaves beside it
+    why: str = ""
 
     def problem(self, value: Any) -> str | None:
         """Why `value` breaks the rule, or None. Lists and tuples: each element."""
@@ -134,7 +148,8 @@ class Rule:
             ok = _is_number(value) and (self.kind == "float" or isinstance(value, int))
             ok = ok and math.isfinite(value) and (not self.tests or any(t(value)
                                                                         for t in self.tests))
-        return None if ok else f"must be {self.wording}, got {value!r}"
+        why = f" ({self.why})" if self.why else ""
+        return None if ok else f"must be {self.wording}, got {value!r}{why}"
 
 
 _KINDS = {"int": "an int", "float": "a number", "bool": "true or false", "str": "a string",
@@ -148,10 +163,15 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 
 
 def parse_rule(text: str) -> Rule:
-    first, *others = text.split(" or ")
+    rule, _, why = text.partition("; ")
+    rule, *bounds = rule.split(" and ")
+    siblings = tuple(m.groups() for m in map(_COMPARE.fullmatch, bounds) if m)
+    if len(siblings) != len(bounds):
+        raise ValueError(f"rule {text!r}: after 'and' comes an operator and a leaf name")
+    first, *others = rule.split(" or ")
     kind, _, first = first.partition(" ")
     if kind not in _KINDS:
-        kind, first = "float", text.split(" or ")[0]
+        kind, first = "float", rule.split(" or ")[0]
     parts = [p.strip() for p in (first, *others) if p.strip()]
     none_ok = "none" in parts
     parts = [p for p in parts if p != "none"]
@@ -170,18 +190,18 @@ def parse_rule(text: str) -> Rule:
     finite = " (finite)" if kind == "float" and not parts else ""
     joint = ": " if where[:1].isdigit() or where[:1] == "-" else " "  # "an int: -1 or >= 1"
     wording = f"{_KINDS[kind]}{finite}{joint}{where}".rstrip(": ") + (" or None" * none_ok)
-    return Rule(text, kind, tuple(tests), wording, none_ok)
+    return Rule(text, kind, tuple(tests), wording, none_ok, siblings, why)
 
 
-def rule_for(path: str) -> Rule | None:
-    """The rule LEAF_RULES gives the leaf at dotted `path` (longest matching tail first), or
-    None."""
+def rule_for(path: str, rules: Mapping[str, str]) -> Rule | None:
+    """The rule `rules` give the leaf at dotted `path` (longest matching tail first, then a
+    pattern), or None."""
     parts = path.split(".")
     for i in range(len(parts)):
-        if (text := LEAF_RULES.get(".".join(parts[i:]))) is not None:
+        if (text := rules.get(".".join(parts[i:]))) is not None:
             return parse_rule(text)
-    patterns = (p for p in LEAF_RULES if "*" in p and fnmatch.fnmatchcase(parts[-1], p))
-    return parse_rule(LEAF_RULES[pattern]) if (pattern := next(patterns, None)) else None
+    patterns = (p for p in rules if "*" in p and fnmatch.fnmatchcase(parts[-1], p))
+    return parse_rule(rules[pattern]) if (pattern := next(patterns, None)) else None
 
 
 def leaves(config: ConfigDict, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -193,9 +213,9 @@ def leaves(config: ConfigDict, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield path, value
 
 
-def leaf_problem(path: str, value: Any) -> str | None:
+def leaf_problem(path: str, value: Any, rules: Mapping[str, str]) -> str | None:
     """Why a config leaf's value is refused, or None. Without a rule: numbers finite."""
-    rule = rule_for(path)
+    rule = rule_for(path, rules)
     if rule is not None:
         return rule.problem(value)
     numbers = value if isinstance(value, (list, tuple)) else [value]
@@ -206,17 +226,18 @@ def leaf_problem(path: str, value: Any) -> str | None:
 
 def check_config(name: str, config: ConfigDict) -> None:
     """Raise ValueError naming the first bad leaf of config `name` (config_env, ...)."""
+    rules = rules_of(name, config)
     for path, value in leaves(config):
-        if problem := leaf_problem(path, value):
+        if problem := leaf_problem(path, value, rules):
             raise ValueError(f"{name}.{path} {problem}")
-    for low, high in ORDERED:
-        for path, value in leaves(config):
-            if path.rsplit(".", 1)[-1] != low:
-                continue
-            other = path[: -len(low)] + high
+    for path, value in leaves(config):
+        rule = rule_for(path, rules)
+        for op, leaf in rule.siblings if rule else ():
+            other = path[: len(path) - len(path.rsplit(".", 1)[-1])] + leaf
             bound = _get(config, other)
-            if _is_number(value) and _is_number(bound) and value > bound:
-                raise ValueError(f"{name}.{path} ({value}) must be <= {name}.{other} ({bound})")
+            if _is_number(value) and _is_number(bound) and not _OPS[op](value, bound):
+                raise ValueError(f"{name}.{path} ({value}) must be {op} {name}.{other} "
+                                 f"({bound})")
 
 
 def _get(config: ConfigDict, path: str) -> Any:

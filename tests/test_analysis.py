@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from memrl.analysis import aggregate as agg
-from memrl.analysis.cli import main
+from memrl.analysis.cli import build_parser, main
 from memrl.analysis.runs import find_run_dirs, load_runs
 from memrl.envs import TASKS
 
@@ -253,18 +256,22 @@ def test_cli_writes_plots_and_tables(logs, tmp_path, capsys):
     assert not (logs / "plots" / "aggregation_tmaze_passive.pdf").exists()
 
 
-def test_cli_errors_on_a_missing_or_empty_folder(tmp_path, capsys):
-    assert main([str(tmp_path / "nope")]) == 1
+def test_cli_refuses_a_missing_or_empty_folder_with_status_2(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert main([str(tmp_path / "empty")]) == 1
+    assert main([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "no runs" in err and "progress.csv" in err
     write_run(tmp_path / "one", "tmaze_passive", 50, "gpt", 0, [0.0, 1.0])
-    assert main([str(tmp_path / "one"), "--env_type", "visual_match"]) == 1
+    assert main([str(tmp_path / "one"), "--env_type", "visual_match"]) == 2
     assert "no runs of env_type visual_match" in capsys.readouterr().err
-    assert main([str(tmp_path / "one"), "--horizon", "1e9"]) == 1
+    assert main([str(tmp_path / "one"), "--horizon", "1e9"]) == 2
     assert "every run was left out" in capsys.readouterr().err
+
+
+def test_plot_help_says_percent_once():
+    assert "%%" not in build_parser().format_help()
 
 
 def test_pybullet_runs_make_figure_8_and_no_aggregation_plot(tmp_path, capsys):
@@ -290,3 +297,29 @@ def test_pybullet_runs_make_figure_8_and_no_aggregation_plot(tmp_path, capsys):
     gpt = scores[(scores.model == "gpt") & (scores.L == "hopper")]
     assert len(gpt) == 2 and np.allclose(gpt["mean"], 1000, rtol=0.05)
     assert "1 seed)" not in capsys.readouterr().out
+
+
+def test_plot_imports_neither_torch_nor_the_games(tmp_path):
+    """`memrl plot` reads the task records and the sequence models' names, never their code:
+    it runs where torch, gymnasium and the simulators are not installed."""
+    tmaze, bullet = tmp_path / "tmaze", tmp_path / "bullet"
+    write_run(tmaze, "tmaze_passive", 50, "lstm", 0, plateau_curve(1.0, 0))
+    for env_type in ("pomdp/bullet_p", "pomdp/bullet_v"):
+        write_run(bullet, env_type, "hopper", "gpt", 0, plateau_curve(1.0, 0), algo="td3")
+    script = f"""
+import sys
+from memrl.cli import main
+for root in ({str(tmaze)!r}, {str(bullet)!r}):
+    assert main(["plot", root, "--reps", "20"]) == 0
+heavy = ("torch", "gymnasium", "pybullet", "memrl.envs", "memrl.agents", "memrl.nets.seq.",
+         "memrl.trainer")
+print("IMPORTED", sorted(m for m in sys.modules if m.startswith(heavy)))
+"""
+    repo = str(Path(__file__).resolve().parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "IMPORTED []" in proc.stdout, proc.stdout.splitlines()[-1]
+    assert (tmaze / "plots" / "aggregation_tmaze_passive.png").exists()
+    assert (bullet / "plots" / "figure8.png").exists()

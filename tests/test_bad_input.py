@@ -11,8 +11,20 @@ from conftest import ROOT, seed_command
 from ml_collections import ConfigDict
 
 from memrl import sweep
+from memrl.agents import ALGOS
 from memrl.cli import main
-from memrl.validate import LEAF_RULES, check_config, leaf_problem, leaves, parse_rule, rule_for
+from memrl.nets.seq import SEQ_MODELS
+from memrl.tasks import TASKS
+from memrl.validate import (
+    COMMON_RULES,
+    check_config,
+    declared_rules,
+    leaf_problem,
+    leaves,
+    parse_rule,
+    rule_for,
+    rules_of,
+)
 
 
 def run_cli(argv, capsys):
@@ -41,6 +53,7 @@ TRAIN_CASES = [
     ("lstm_default", "--config_rl.discount 0", "config_rl.discount"),
     ("lstm_default", "--config_rl.init_eps nan", "config_rl.init_eps"),
     ("lstm_default", "--config_rl.tau 1.5", "config_rl.tau"),
+    ("lstm_default", "--config_rl.tau 0", "target networks at their first weights"),
     ("lstm_default", "--config_rl.critic_lr 0", "config_rl.critic_lr"),
     ("lstm_default", "--config_rl.critic_lr inf", "config_rl.critic_lr"),
     ("lstm_default", "--config_rl.replay_buffer_num_episodes 0",
@@ -133,6 +146,12 @@ def test_config_file_errors_are_one_line_with_the_file(tmp_path, capsys, name, t
 
 # --- every leaf of every shipped config file has a rule, and its default passes it ---------
 
+# configs/<folder> -> the config a file there is, and where its leaves sit in it
+CONFIG_FOLDERS = {"envs": ("config_env", ""), "rl": ("config_rl", ""),
+                  "seq_models": ("config_seq", ""),
+                  "vis_models": ("config_seq", "model.observ_embedder.")}
+
+
 def shipped_configs():
     for path in sorted((ROOT / "configs").rglob("*.py")):
         module = runpy.run_path(str(path))
@@ -143,15 +162,26 @@ def shipped_configs():
 @pytest.mark.parametrize("path, config", list(shipped_configs()),
                          ids=lambda value: str(value) if isinstance(value, Path) else "")
 def test_every_shipped_leaf_has_a_rule_its_default_passes(path, config):
+    name, prefix = CONFIG_FOLDERS[path.parts[1]]
+    rules = rules_of(name, config)
     for leaf, value in leaves(config):
-        rule = rule_for(leaf)
-        assert rule is not None, (f"{path}: leaf {leaf} has no rule; add its allowed values "
-                                  "to LEAF_RULES in memrl/validate.py")
+        rule = rule_for(prefix + leaf, rules)
+        assert rule is not None, (
+            f"{path}: leaf {leaf} has no rule; its owner declares it: the task record's "
+            "leaf_rules (memrl/tasks.py), the algorithm's or the sequence model's leaf_rules "
+            "(memrl/agents/, memrl/nets/seq/), or COMMON_RULES (memrl/validate.py)")
         assert rule.problem(value) is None, f"{path}: default {leaf} = {value!r} breaks its rule"
 
 
+def every_rule() -> list[str]:
+    owners = [*ALGOS.values(), *(entry.cls for entry in SEQ_MODELS.values())]
+    return [*(text for rules in COMMON_RULES.values() for text in rules.values()),
+            *(text for task in TASKS.values() for text in task.leaf_rules.values()),
+            *(text for owner in owners for text in declared_rules(owner).values())]
+
+
 def test_rules_parse_and_read():
-    assert all(parse_rule(text) for text in LEAF_RULES.values())
+    assert all(parse_rule(text) for text in every_rule())
     rule = parse_rule("int -1 or >= 1")
     assert [rule.problem(v) is None for v in (-1, 0, 1, 7, 1.0, True)] == \
         [True, False, True, True, False, False]
@@ -159,18 +189,26 @@ def test_rules_parse_and_read():
     assert [discount.problem(v) is None for v in (0, 0.5, 1, 1.01, float("nan"))] == \
         [False, True, True, False, False]
     assert discount.problem(2.0) == "must be a number in (0, 1], got 2.0"
-    assert rule_for("model.action_embedder.hidden_size").text == "int >= 0"
-    assert rule_for("model.observ_embedder.hidden_size").text == "int >= 1"
-    assert rule_for("alpha_lr").text == "> 0"
-    assert rule_for("some_new_leaf") is None
-    assert leaf_problem("some_new_leaf", float("inf")) == "must be finite, got inf"
-    assert rule_for("target_entropy").problem(None) is None
+    assert parse_rule("> 0; why").problem(0) == "must be a number > 0, got 0 (why)"
+    seq = rules_of("config_seq", ConfigDict({"model": {"seq_model_config": {"name": "gpt"}}}))
+    assert rule_for("model.action_embedder.hidden_size", seq).text == "int >= 0"
+    assert rule_for("model.observ_embedder.hidden_size", seq).text == "int >= 1"
+    assert rule_for("model.seq_model_config.n_head", seq).text == "int >= 1"
+    assert rule_for("model.seq_model_config.d_state", seq) is None  # Mamba's and LRU's, not GPT's
+    sac = rules_of("config_rl", ConfigDict({"algo": "sac"}))
+    assert rule_for("alpha_lr", sac).text == "> 0"
+    assert rule_for("target_entropy", sac).problem(None) is None
+    assert rule_for("freeze_all", sac).text == "bool"
+    assert rule_for("some_new_leaf", sac) is None
+    assert leaf_problem("some_new_leaf", float("inf"), sac) == "must be finite, got inf"
 
 
-def test_ordered_pairs_are_checked():
-    config = ConfigDict({"model": {"seq_model_config": {"r_min": 0.99, "r_max": 0.9}}})
-    with pytest.raises(ValueError, match=r"config_seq.model.seq_model_config.r_min \(0.99\) "
-                                         r"must be <= config_seq.model.seq_model_config.r_max"):
+@pytest.mark.parametrize("model, low, high", [("lru", "r_min", "r_max"),
+                                             ("ffm", "min_period", "max_period")])
+def test_leaves_bounded_by_a_leaf_beside_them(model, low, high):
+    config = ConfigDict({"model": {"seq_model_config": {"name": model, low: 0.99, high: 0.9}}})
+    with pytest.raises(ValueError, match=rf"config_seq.model.seq_model_config.{low} \(0.99\) "
+                                         rf"must be <= config_seq.model.seq_model_config.{high}"):
         check_config("config_seq", config)
 
 

@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT, seed_command
 
 from memrl.cli import main, parse_train_args
+from memrl.run_config import FLAG_NAMES, RunConfig
 
 # The seed README's T-Maze commands, with --train_episodes lowered.
 SEED_TMAZE_COMMANDS = [
@@ -84,6 +85,8 @@ def test_debug_writes_to_debug_and_echoes(tmp_path, monkeypatch):
         ("--config_env.env_name abc", "env_name"),
         ("--shared_encoder", "--shared_encoder is not an option of dqn"),
         ("--freeze_all", "--freeze_all is not an option of dqn"),
+        ("--train_env_steps 100", "tmaze_passive counts episodes: give --train_episodes"),
+        ("--train_env_steps 100 --train_episodes 3", "give one"),
     ],
 )
 def test_bad_input_is_one_error_line_and_writes_nothing(tmp_path, capsys, extra, message):
@@ -111,3 +114,43 @@ def test_missing_config_flag(capsys):
 def test_unknown_command(capsys):
     assert main(["frobnicate"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+def test_help_lists_every_flag_with_its_default(capsys):
+    assert main(["train", "--help"]) == 0
+    text = capsys.readouterr().out
+    for name in (*FLAG_NAMES, "config_env", "config_rl", "config_seq", "shared_encoder",
+                 "freeze_critic", "freeze_all", "run_dir", "resume"):
+        assert f"--{name} " in text or f"--{name}\n" in text, name
+    assert "--seed N                  Run seed; negative = drawn from the pid. [42]" in text
+    words = " ".join(text.split())
+    assert "update. [64 (256 for pomdp/bullet_p, pomdp/bullet_v, gym)]" in words  # a task's
+    proc = subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == text.strip()
+
+
+def test_train_env_steps_is_the_budget_of_env_step_tasks():
+    """CartPole-v1's episodes last at most T = 500 steps: 1200 env steps are 3 units of T."""
+    run = parse_train_args(seed_command(env="gym", extra="--train_env_steps 1200"))
+    assert (run.train_env_steps, run.train_episodes) == (1200, 3)
+    assert run.to_dict()["flags"]["train_env_steps"] == 1200
+
+
+def test_a_config_json_from_before_a_flag_existed_loads_and_stays_the_same():
+    """New flags are written only when set: old runs' settings (and so the copies their
+    checkpoints hold) still describe them."""
+    run = parse_train_args(seed_command())
+    data = run.to_dict()
+    assert "train_env_steps" not in data["flags"]
+    again = RunConfig.from_dict(json.loads(json.dumps(data)))
+    assert again.train_env_steps is None and again.flags() == run.flags()
+
+
+def test_freeze_all_with_freeze_critic_is_explained(capsys):
+    run = parse_train_args(seed_command(env="sign_match", rl="td3_default",
+                                        extra="--shared_encoder --freeze_all --freeze_critic"))
+    assert run.config_rl.freeze_all and run.config_rl.freeze_critic
+    err = capsys.readouterr().err.strip()
+    assert err == ("memrl: note: --freeze_all implies --freeze_critic: the run is the one "
+                   "--freeze_all alone gives")

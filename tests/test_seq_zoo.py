@@ -20,7 +20,8 @@ from ml_collections import ConfigDict
 from memrl.cli import parse_train_args
 from memrl.collector import rollout
 from memrl.envs.tmaze import PassiveTMaze
-from memrl.nets.seq import SEQ_MODELS, SequenceModel, build_seq_model
+from memrl.nets.seq import SEQ_MODELS, build_seq_model
+from memrl.nets.seq.base import SequenceModel
 from memrl.nets.seq.scan import linear_scan, log_depth_scan, sequential_scan
 from memrl.trainer import Trainer
 
@@ -66,7 +67,7 @@ def run_steps(model: SequenceModel, inputs: torch.Tensor) -> tuple[torch.Tensor,
 @pytest.mark.parametrize("name", MODELS)
 def test_shapes_and_display_name(name, device):
     model = make(name, device=device).eval()
-    assert isinstance(model.display_name, str) and model.display_name
+    assert isinstance(model, SEQ_MODELS[name].cls) and SEQ_MODELS[name].display_name
     inputs = torch.randn(5, 3, INPUT_SIZE, device=device)
     outputs, state = model(inputs)
     assert outputs.shape == (5, 3, model.hidden_size)

@@ -94,6 +94,16 @@ def test_dry_run_default_lengths_and_resume_skip_plan(capsys, tmp_path):
                                 "--threads 1")
 
 
+@pytest.mark.parametrize("dry_run", [["--dry_run"], []])
+def test_outside_the_repo_root_a_sweep_is_refused(tmp_path, monkeypatch, capsys, dry_run):
+    """The runs' commands name their config files relative to the repo root."""
+    monkeypatch.chdir(tmp_path)
+    assert sweep.main([*TINY, "--out", str(tmp_path / "sw"), *dry_run]) == 2
+    err = capsys.readouterr().err
+    assert "configs/envs/tmaze_passive.py" in err and "run the sweep from the repo root" in err
+    assert not (tmp_path / "sw").exists()
+
+
 def test_bad_arguments_are_one_line_errors(capsys):
     assert sweep.main(["--tasks", "tmaze_active", "--lengths", "7", "--dry_run"]) == 2
     err = capsys.readouterr().err

@@ -10,7 +10,6 @@ from memrl.agents.dqn import DQN
 from memrl.agents.sac import SAC
 from memrl.agents.sacd import SACD
 from memrl.agents.td3 import TD3
-from memrl.run_config import SWITCHES, set_switches
 
 # config_rl.algo -> class, constructed as cls(rl_cfg, seq_cfg, env_spec, train_spec, device,
 # seed); the algorithm's switches are leaves of rl_cfg.
@@ -20,6 +19,34 @@ ALGOS: dict[str, type[Agent]] = {
     "td3": TD3,
     "sac": SAC,
 }
+
+
+# Command-line switches that change an algorithm's layout (the seed's --shared_encoder and
+# --freeze_critic; the continuous-control code's --freeze_all), with what each does. The command
+# line sets them as leaves of config_rl, so a run's rl config alone says how its agent is built;
+# each algorithm names the ones it accepts (Agent.switches).
+SWITCHES: dict[str, str] = {
+    "shared_encoder": "One sequence model for actor and critic",
+    "freeze_critic": "With --shared_encoder, the actor loss trains neither the critic nor "
+                     "the shared memory",
+    "freeze_all": "With --shared_encoder, the actor loss trains only the actor head; implies "
+                  "--freeze_critic",
+}
+
+
+def set_switches(rl_cfg: ConfigDict, **switches: bool) -> None:
+    """Turn on the switches given as True (a False flag leaves the config's own value)."""
+    for name, on in switches.items():
+        if name not in SWITCHES:
+            raise KeyError(name)
+        if on:
+            with rl_cfg.unlocked():
+                rl_cfg[name] = True
+
+
+def switch_users(name: str) -> list[str]:
+    """The algorithms that accept switch `name`."""
+    return [algo for algo, cls in ALGOS.items() if name in cls.switches]
 
 
 class AlgorithmError(ValueError):
@@ -35,9 +62,8 @@ def check_algorithm(rl_cfg: ConfigDict, env: EnvSpec | None = None) -> type[Agen
     cls = ALGOS[algo]
     for name in SWITCHES:
         if rl_cfg.get(name, False) and name not in cls.switches:
-            users = [a for a, c in ALGOS.items() if name in c.switches]
             raise AlgorithmError(f"--{name} is not an option of {algo}; it applies to "
-                                 f"{', '.join(users) or 'no algorithm'}")
+                                 f"{', '.join(switch_users(name)) or 'no algorithm'}")
     if env is not None and not isinstance(env.action_space, cls.action_spaces):
         kinds = " or ".join(space.__name__ for space in cls.action_spaces)
         users = [a for a, c in ALGOS.items() if isinstance(env.action_space, c.action_spaces)]
@@ -59,4 +85,4 @@ def build_agent(
 
 
 __all__ = ["ALGOS", "SWITCHES", "Agent", "AlgorithmError", "EnvSpec", "TrainSpec",
-           "build_agent", "check_algorithm", "set_switches"]
+           "build_agent", "check_algorithm", "set_switches", "switch_users"]

@@ -76,6 +76,9 @@ class Agent(nn.Module, abc.ABC):
     # --freeze_critic, --freeze_all) it accepts, as leaves of its rl config.
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete,)
     switches: ClassVar[tuple[str, ...]] = ()
+    # The rules of the rl config leaves the algorithm adds to those every algorithm reads
+    # (memrl/validate.py collects them: a subclass's are added to its bases').
+    leaf_rules: ClassVar[dict[str, str]] = {}
     # How the networks start when config_rl.init_scheme is not given: the scheme of the
     # original code the algorithm comes from (memrl/nets/init.py).
     default_init_scheme: ClassVar[str] = "fanin"

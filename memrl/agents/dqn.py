@@ -12,7 +12,7 @@ too, and while collecting training episodes; evaluation acts in eval mode.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -47,6 +47,7 @@ class QNetwork(nn.Module):
 
 
 class DQN(Agent):
+    leaf_rules: ClassVar[dict[str, str]] = {"init_eps": "[0, 1]", "schedule_end": ">= 0"}
     metric_names = ("critic_loss", "grad_norm", "q_mean")
 
     def __init__(

@@ -17,6 +17,7 @@ trainer seeds and checkpoints.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -63,6 +64,9 @@ class TanhGaussianActor(nn.Module):
 
 
 class SAC(ContinuousActorCritic):
+    leaf_rules: ClassVar[dict[str, str]] = {
+        "init_temperature": "> 0", "target_entropy": "float or none",  # None: -|A|
+    }
     metric_names = ContinuousActorCritic.metric_names + ("entropy",)
     actor_metric_names = ContinuousActorCritic.actor_metric_names + ("entropy",)
     target_has_actor = False

@@ -74,6 +74,7 @@ class DiscreteTwinQ(nn.Module):
 
 
 class SACD(ActorCriticAgent):
+    leaf_rules: ClassVar[dict[str, str]] = {"temperature": ">= 0"}
     metric_names = ("critic_loss", "actor_loss", "entropy", "q_mean", "critic_grad_norm",
                     "actor_grad_norm")
     actor_metric_names = ("actor_loss", "actor_grad_norm", "entropy")

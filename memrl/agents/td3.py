@@ -14,6 +14,8 @@ torch's default generator, which the trainer seeds and checkpoints.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from torch import nn
@@ -36,6 +38,10 @@ class DeterministicActor(nn.Module):
 
 
 class TD3(ContinuousActorCritic):
+    leaf_rules: ClassVar[dict[str, str]] = {
+        "exploration_noise": ">= 0", "target_noise": ">= 0", "target_noise_clip": ">= 0",
+        "policy_delay": "int >= 1",
+    }
     target_has_actor = True
 
     def __init__(self, rl_cfg, seq_cfg, env, train, device, seed):

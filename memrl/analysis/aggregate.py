@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from memrl.analysis.runs import Run
-from memrl.envs import TASKS
+from memrl.tasks import TASKS
 
 X_COLUMN = "env_steps"
 SMOOTH_WINDOW = 10  # evaluations

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="memrl plot",
         description="Aggregate run folders as Ni et al. (2023) do: smooth each run over 10 "
-        "evaluations, score it by the last 5%% of its curve, average over seeds with 95%% "
+        "evaluations, score it by the last 5% of its curve, average over seeds with 95% "
         "bootstrap intervals, and plot score against the task's length.",
     )
     parser.add_argument("logs_dir", metavar="LOGS_DIR",
@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> int:
+def _error(message: str, status: int = 2) -> int:
+    """Say what is wrong in one line; status 2: refused (bad input, nothing written), 1: the
+    plots could not be written."""
     print(f"memrl plot: error: {message}", file=sys.stderr)
-    return 1
+    return status
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -77,7 +79,7 @@ def _plot(args: argparse.Namespace) -> int:
         written = plot_curves(groups, out, seed=args.seed) + plot_aggregation(scores, out)
         written += write_table(scores, out, "scores") + write_table(aggregates, out, "aggregates")
     except OSError as err:
-        return _error(f"could not write to {out}: {err.strerror or err}")
+        return _error(f"could not write to {out}: {err.strerror or err}", status=1)
 
     print("\nfinal scores (mean over seeds of the last 5% of each smoothed curve, 95% CI):")
     print(to_markdown(scores.drop(columns="horizon")))

@@ -15,31 +15,23 @@ import pandas as pd
 from matplotlib.ticker import EngFormatter
 
 from memrl.analysis.aggregate import Group, bootstrap_ci
-from memrl.envs import TASKS
+from memrl.nets.seq import SEQ_MODELS
+from memrl.tasks import TASKS
 
 METRIC_NAMES = {"return": "return", "success": "success rate"}
 CURVE_BOOTSTRAP_REPS = 1000  # per point of 300; the band only has to look right
 
 
-def _registry() -> list[str]:
-    from memrl.nets.seq import SEQ_MODELS
-
-    return list(SEQ_MODELS)
-
-
 def model_name(label: str) -> str:
     """'lstm-sacd' -> 'LSTM (SACD)', with the sequence model's display name."""
-    from memrl.nets.seq import SEQ_MODELS
-
     name, _, algo = label.partition("-")
-    model = SEQ_MODELS.get(name)
-    name = getattr(model, "display_name", name.upper()) if model else name
+    name = SEQ_MODELS[name].display_name if name in SEQ_MODELS else name
     return f"{name} ({algo.upper()})" if algo else name
 
 
 def model_order(label: str) -> tuple[int, str]:
     """Labels sorted as the sequence-model registry lists the models, unknown ones last."""
-    registry = _registry()
+    registry = list(SEQ_MODELS)
     name = label.partition("-")[0]
     return (registry.index(name) if name in registry else len(registry), label)
 
@@ -47,7 +39,7 @@ def model_order(label: str) -> tuple[int, str]:
 def model_colors(labels: Sequence[str]) -> dict[str, str]:
     """One colour per model, fixed by its place in the registry, so a model has the same
     colour in every figure whichever models a figure shows."""
-    registry = _registry()
+    registry = list(SEQ_MODELS)
     colors = {}
     for label in sorted(set(labels), key=model_order):
         index = model_order(label)[0]
@@ -142,8 +134,9 @@ def plot_curves(
     groups: Sequence[Group], out_dir: str | Path, seed: int = 0
 ) -> list[Path]:
     """One figure per task, one panel per variant (L, robot): mean over seeds with a 95%
-    bootstrap band. With both PyBullet tasks present, also the paper's Figure 8: -P and -V as
-    two rows of a panel per robot."""
+    bootstrap band. Tasks whose records share a figure are also drawn together when all are
+    present: the PyBullet -P and -V tasks as the paper's Figure 8, a row each, a panel per
+    robot."""
     colors = model_colors([label for g in groups for label in g.curves])
     rng = np.random.default_rng(seed)
     paths = []
@@ -152,19 +145,18 @@ def plot_curves(
         fig = _grid(panels, min(4, len(panels)), colors, rng,
                     f"{_title(env_type)}: learning curves")
         paths += _save(fig, Path(out_dir), f"curves_{_stem(env_type)}")
-    bullet = [g for g in groups if g.env_type in FIGURE_8_TASKS]
-    if {g.env_type for g in bullet} == set(FIGURE_8_TASKS):
-        robots = sorted({g.length for g in bullet})
-        ordered = sorted(bullet, key=lambda g: (FIGURE_8_TASKS.index(g.env_type),
-                                                robots.index(g.length)))
-        fig = _grid(ordered, len(robots), colors, rng,
-                    "PyBullet with positions (top) or velocities (bottom) only",
-                    panel_title=lambda g: f"{g.length} (-{g.env_type[-1].upper()})")
-        paths += _save(fig, Path(out_dir), "figure8")
+    for figure in dict.fromkeys(task.figure for task in TASKS.values() if task.figure):
+        rows = [env_type for env_type, task in TASKS.items() if task.figure == figure]
+        members = [g for g in groups if g.env_type in rows]
+        if {g.env_type for g in members} != set(rows):
+            continue  # drawn only with runs of every task in it
+        variants = sorted({g.length for g in members}, key=str)
+        ordered = sorted(members, key=lambda g: (rows.index(g.env_type),
+                                                 variants.index(g.length)))
+        fig = _grid(ordered, len(variants), colors, rng, figure.title,
+                    panel_title=lambda g: f"{g.length} ({TASKS[g.env_type].figure_label})")
+        paths += _save(fig, Path(out_dir), figure.name)
     return paths
-
-
-FIGURE_8_TASKS = ("pomdp/bullet_p", "pomdp/bullet_v")
 
 
 def _stem(env_type: str) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from memrl.tasks import TASKS
+
 PROGRESS_FILE = "progress.csv"
 CONFIG_FILE = "config.json"
 
@@ -49,8 +51,6 @@ def _lookup(config: dict[str, Any], dotted: str) -> Any:
 
 def _variant(config: dict[str, Any]) -> int | str:
     """config_env's variant leaf (the task record's; env_name for tasks memrl does not know)."""
-    from memrl.envs import TASKS
-
     task = TASKS.get(_lookup(config, "config_env.env_type"))
     value = _lookup(config, f"config_env.{task.variant_key if task else 'env_name'}")
     return value if isinstance(value, str) else int(value)

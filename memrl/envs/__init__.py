@@ -1,39 +1,19 @@
-"""Tasks. Add one by writing its env with a `Task` record (see task.py) and one line in `TASKS`."""
+"""Environments: our games and the gymnasium adapter, built by `make` from the task record
+(memrl/tasks.py) that config_env names. Importing this registers the gymnasium ids."""
 
 from __future__ import annotations
 
 import gymnasium as gym
 from ml_collections import ConfigDict
 
+from memrl.entry_point import load
 from memrl.envs.base import BatchedEnv, SingleEnv
 from memrl.envs.gym_adapter import GymEnv, UnsupportedEnvError
-from memrl.envs.pomdp import BULLET_P, BULLET_V, GYM, MissingDependency, register_pomdps
-from memrl.envs.sign_match import SIGN_MATCH, SignMatch
-from memrl.envs.task import ENV_STEPS, EPISODES, Task
-from memrl.envs.tmaze import ACTIVE_TMAZE, PASSIVE_TMAZE, ActiveTMaze, PassiveTMaze
-from memrl.envs.tvt import KEY_TO_DOOR, VISUAL_MATCH, KeyToDoor, VisualMatch
-
-# config_env.env_type -> its record.
-TASKS: dict[str, Task] = {
-    task.env_type: task
-    for task in (
-        PASSIVE_TMAZE,
-        ACTIVE_TMAZE,
-        VISUAL_MATCH,
-        KEY_TO_DOOR,
-        SIGN_MATCH,
-        BULLET_P,
-        BULLET_V,
-        GYM,
-    )
-}
-
-
-def task_of(env_type: str) -> Task:
-    if env_type not in TASKS:
-        raise ValueError(f"unknown env_type {env_type!r} (config_env.env_type); choose one of "
-                         f"{', '.join(TASKS)}")
-    return TASKS[env_type]
+from memrl.envs.pomdp import MissingDependency, register_pomdps
+from memrl.envs.sign_match import SignMatch
+from memrl.envs.tmaze import ActiveTMaze, PassiveTMaze
+from memrl.envs.tvt import KeyToDoor, VisualMatch
+from memrl.tasks import ENV_STEPS, EPISODES, TASKS, Task, task_of
 
 
 def make(env_cfg: ConfigDict, num_envs: int = 1, seed: int | None = None) -> BatchedEnv:
@@ -43,9 +23,9 @@ def make(env_cfg: ConfigDict, num_envs: int = 1, seed: int | None = None) -> Bat
     return task.make(env_cfg, num_envs, seed)
 
 
-def _make_single(entry, **kwargs) -> SingleEnv:
+def _make_single(entry: str, **kwargs) -> SingleEnv:
     """gym.make("memrl/PassiveTMaze-v0", length=50): one copy of a batched core."""
-    return SingleEnv(entry(num_envs=1, **kwargs))
+    return SingleEnv(load(entry)(num_envs=1, **kwargs))
 
 
 def register_gym_envs() -> None:
@@ -57,6 +37,7 @@ def register_gym_envs() -> None:
 register_gym_envs()
 register_pomdps()
 
+# The task records are memrl.tasks'; they are here too for code that builds envs from them.
 __all__ = ["ENV_STEPS", "EPISODES", "TASKS", "ActiveTMaze", "BatchedEnv", "GymEnv", "KeyToDoor",
-           "MissingDependency", "UnsupportedEnvError",
-           "PassiveTMaze", "SignMatch", "SingleEnv", "Task", "VisualMatch", "make", "task_of"]
+           "MissingDependency", "PassiveTMaze", "SignMatch", "SingleEnv", "Task",
+           "UnsupportedEnvError", "VisualMatch", "make", "task_of"]

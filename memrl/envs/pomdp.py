@@ -7,9 +7,9 @@ are the continuous-control code's (Memory-RL, branch pybullet_jax, envs/pomdp/__
 They are registered as gymnasium ids `memrl/<Robot>BLT-{P,V}-v0`, beside the small sanity
 tasks `memrl/Pendulum-{P,V}-v0` and `memrl/CartPole-{P,V}-v0`.
 
-Three task records: `pomdp/bullet_p` and `pomdp/bullet_v` (config_env.env_name: ant, cheetah,
-hopper or walker), and `gym` (config_env.env_id: any registered gymnasium id, with optional
-config_env.obs_indices).
+The builders of three task records (memrl/tasks.py): `pomdp/bullet_p` and `pomdp/bullet_v`
+(config_env.env_name: ant, cheetah, hopper or walker), and `gym` (config_env.env_id: any
+registered gymnasium id, with optional config_env.obs_indices).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import gymnasium as gym
 from ml_collections import ConfigDict
 
 from memrl.envs.gym_adapter import GymEnv, ObservationSubset, prepare, quiet_stdout
-from memrl.envs.task import ENV_STEPS, Task
 
 # robot -> (PyBullet id, -P indices, -V indices). Observation layout of these robots: z, sin
 # and cos of the angle to the target, 0.3 x (vx, vy, vz), roll, pitch, then per joint its
@@ -91,56 +90,22 @@ def register_pomdps() -> None:
             gym.register(env_id, entry_point=make_occluded, **registration)
 
 
-# --- task records ----------------------------------------------------------------------------
-
-def _robot(cfg: ConfigDict) -> str:
-    if cfg.env_name not in BULLET_ROBOTS:
-        raise ValueError(f"config_env.env_name is the robot, one of "
-                         f"{', '.join(BULLET_ROBOTS)}; got {cfg.env_name!r}")
-    return cfg.env_name
-
+# --- the task records' builders (memrl/tasks.py) ---------------------------------------------
 
 def _bullet_builder(suffix: str):
     def make(cfg: ConfigDict, num_envs: int, seed: int | None) -> GymEnv:
-        name = BULLET_ROBOTS[_robot(cfg)][1]
+        name = BULLET_ROBOTS[cfg.env_name][1]
         require_pybullet()
         return GymEnv(lambda: gym.make(f"memrl/{name}-{suffix}-v0"), num_envs, seed)
     return make
 
 
-# Figure 8's reference returns: recurrent TD3/SAC of Ni et al. (2022), as the paper draws them.
-BULLET_REFERENCE = {
-    "P": {"ant": 348, "cheetah": 2693, "hopper": 2133, "walker": 982},
-    "V": {"ant": 1113, "cheetah": 1980, "hopper": 1495, "walker": 121},
-}
+make_bullet_p = _bullet_builder("P")
+make_bullet_v = _bullet_builder("V")
 
 
-def _bullet_task(suffix: str, kept: str) -> Task:
-    return Task(
-        env_type=f"pomdp/bullet_{suffix.lower()}",
-        title=f"PyBullet, {kept} only (-{suffix})",
-        make=_bullet_builder(suffix),
-        env_config=f"configs/envs/pomdps/pybullet_{suffix.lower()}.py",
-        rl_config="configs/rl/td3_default.py",
-        # The README's commands: 64-step windows, one shared encoder trained by the critic.
-        flags=("--config_seq.sampled_seq_len", "64", "--shared_encoder", "--freeze_all"),
-        budgets={robot: 1500 for robot in BULLET_ROBOTS},  # 1500 x 1000 = 1.5M env steps
-        check_variant=_robot,
-        variant_name="robot",
-        schedule=ENV_STEPS,
-        train_defaults={"batch_size": 256, "updates_per_step": 1.0, "start_training": 10},
-        reference=BULLET_REFERENCE[suffix],
-        reference_label="Ni et al. (2022)",
-        plot="curves",
-        curve_points=100,
-    )
-
-
-BULLET_P = _bullet_task("P", "positions")
-BULLET_V = _bullet_task("V", "velocities")
-
-
-def _env_id(cfg: ConfigDict) -> str:
+def env_id_of(cfg: ConfigDict) -> str:
+    """config_env.env_id, once gymnasium knows it."""
     env_id = cfg.env_id
     try:
         gym.spec(env_id)
@@ -151,27 +116,12 @@ def _env_id(cfg: ConfigDict) -> str:
     return env_id
 
 
-def _make_gym(cfg: ConfigDict, num_envs: int, seed: int | None) -> GymEnv:
-    env_id = _env_id(cfg)
+def make_gym(cfg: ConfigDict, num_envs: int, seed: int | None) -> GymEnv:
+    env_id = env_id_of(cfg)
     limit = cfg.get("max_episode_steps") or None
     return GymEnv(lambda: gym.make(env_id), num_envs, seed,
                   obs_indices=tuple(cfg.obs_indices) or None, max_episode_steps=limit)
 
 
-GYM = Task(
-    env_type="gym",
-    title="gymnasium env",
-    make=_make_gym,
-    env_config="configs/envs/gym.py",
-    rl_config="configs/rl/dqn_default.py",  # Discrete actions; Box ones take td3/sac_default
-    variant_key="env_id",
-    check_variant=_env_id,
-    variant_name="env",
-    schedule=ENV_STEPS,
-    train_defaults={"batch_size": 256, "updates_per_step": 1.0, "start_training": 10},
-    plot="curves",
-    curve_points=100,
-)
-
-__all__ = ["BULLET_P", "BULLET_ROBOTS", "BULLET_V", "CLASSIC", "GYM", "prepare",
-           "register_pomdps"]
+__all__ = ["BULLET_ROBOTS", "CLASSIC", "env_id_of", "make_bullet_p", "make_bullet_v", "make_gym",
+           "prepare", "register_pomdps"]

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from memrl.envs.base import BatchedEnv
-from memrl.envs.task import Task, positive_length
+from memrl.tasks import positive_length
 
 
 class SignMatch(BatchedEnv):
@@ -71,13 +71,6 @@ class SignMatch(BatchedEnv):
         return image
 
 
-SIGN_MATCH = Task(
-    env_type="sign_match",
-    title="Sign Match",
-    make=lambda cfg, n, seed: SignMatch(positive_length(cfg), n, seed),
-    env_config="configs/envs/sign_match.py",
-    rl_config="configs/rl/td3_default.py",
-    memoryless=0.0,
-    gym_id="memrl/SignMatch-v0",
-    gym_entry=SignMatch,
-)
+def make(cfg, num_envs: int, seed: int | None) -> SignMatch:
+    """The task record's builder (memrl/tasks.py)."""
+    return SignMatch(positive_length(cfg), num_envs, seed)

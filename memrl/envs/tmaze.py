@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from memrl.envs.base import BatchedEnv
-from memrl.envs.task import Task, positive_length
+from memrl.tasks import positive_length
 
 # Action -> (dx, dy): 0 right, 1 up, 2 left, 3 down.
 MOVES = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.int64)
@@ -136,33 +136,5 @@ def _maze(cls: type[TMaze]):
     return make
 
 
-# The paper's budgets (train_episodes per L) and the seed README's settings. A memoryless
-# agent walks right and guesses the side: return 0.5.
-PASSIVE_TMAZE = Task(
-    env_type="tmaze_passive",
-    title="Passive T-Maze",
-    make=_maze(PassiveTMaze),
-    env_config="configs/envs/tmaze_passive.py",
-    rl_config="configs/rl/dqn_default.py",
-    budgets={50: 20000, 100: 20000, 250: 16000, 500: 8000, 750: 8000, 1000: 8000, 1250: 8000,
-             1500: 6700},
-    memoryless=0.5,
-    gym_id="memrl/PassiveTMaze-v0",
-    gym_entry=PassiveTMaze,
-)
-ACTIVE_TMAZE = Task(
-    env_type="tmaze_active",
-    title="Active T-Maze",
-    make=_maze(ActiveTMaze),
-    env_config="configs/envs/tmaze_active.py",
-    rl_config="configs/rl/dqn_default.py",
-    overrides={"gpt": ("--config_seq.model.seq_model_config.n_layer", "2",
-                       "--config_seq.model.seq_model_config.n_head", "2")},
-    budgets={20: 40000, 50: 40000, 100: 40000, 250: 32000, 500: 16000},
-    memoryless=0.5,
-    # The paper's Active T-Maze figure plots against L as the credit assignment length (the
-    # goal's reward comes ~L steps after the step left that earns it).
-    axis_label="credit assignment length",
-    gym_id="memrl/ActiveTMaze-v0",
-    gym_entry=ActiveTMaze,
-)
+make_passive = _maze(PassiveTMaze)  # the task records' builders (memrl/tasks.py)
+make_active = _maze(ActiveTMaze)

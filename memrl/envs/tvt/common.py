@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 from memrl.envs.base import BatchedEnv, pixel_space
-from memrl.envs.task import positive_length
+from memrl.tasks import positive_length
 
 # Cell codes. OFF is the padding around a board: drawn as background, never walkable.
 OFF, FLOOR, WALL, PLAYER, KEY, DOOR, APPLE, INDICATOR, RED, GREEN, BLUE = range(11)
@@ -347,9 +347,3 @@ def game_builder(game: type[ThreePhaseGame]):
                     apple_reward=cfg.apple_reward, respawn_every=cfg.respawn_every,
                     num_apples=cfg.num_apples)
     return make
-
-
-# The paper trains both with SAC-D, one shared and critic-frozen memory, from pixels.
-PIXEL_TASK = dict(rl_config="configs/rl/sacd_default.py",
-                  seq_config="configs/seq_models/{seq}_cnn.py",
-                  flags=("--shared_encoder", "--freeze_critic"), metric="success")

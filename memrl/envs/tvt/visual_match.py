@@ -12,12 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from memrl.envs.task import Task
 from memrl.envs.tvt.common import (
     COLOUR_CODES,
     FLOOR,
     OFF,
-    PIXEL_TASK,
     WALL,
     ThreePhaseGame,
     cells,
@@ -123,15 +121,4 @@ class VisualMatch(ThreePhaseGame):
         return paid * np.float32(self.final_reward)
 
 
-# Picking one of three colours at random succeeds 1/3 of the time.
-VISUAL_MATCH = Task(
-    env_type="visual_match",
-    title="Passive Visual Match",
-    make=game_builder(VisualMatch),
-    env_config="configs/envs/visual_match.py",
-    budgets={60: 40000, 120: 30000, 250: 15000, 500: 10000, 750: 10000, 1000: 10000},
-    memoryless=1 / 3,
-    gym_id="memrl/PassiveVisualMatch-v0",
-    gym_entry=VisualMatch,
-    **PIXEL_TASK,
-)
+make = game_builder(VisualMatch)  # the task record's builder (memrl/tasks.py)

@@ -17,7 +17,7 @@ every window from the empty state and acting starts each episode from it.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from ml_collections import ConfigDict
@@ -29,7 +29,12 @@ State = Any  # a model's own pytree of tensors (and ints); opaque to everyone el
 class SequenceModel(nn.Module, abc.ABC):
     """Causal map from input vectors (T, B, input_size) to hidden states (T, B, hidden_size)."""
 
-    display_name: str  # how plots and tables name the model, e.g. "LSTM"
+    # The rules of the model's leaves in config_seq.model.seq_model_config (memrl/validate.py
+    # collects them, a subclass's added to its bases'); `name` is checked by the registry.
+    leaf_rules: ClassVar[dict[str, str]] = {"n_layer": "int >= 1"}
+    # Whether bench/precision_study.py found its learning unchanged by bf16 updates (then
+    # `--precision auto` takes bf16 on hardware with bf16 matrix units, memrl/precision.py).
+    bf16_learns_as_fp32: ClassVar[bool] = False
     input_size: int
     hidden_size: int
 
@@ -66,6 +71,8 @@ class LayerStack(SequenceModel):
     """The shape the newer models share: a linear projection of the inputs to `width`, layers
     that each map (T, B, width) and their own state to (T, B, width) and their next state
     (`layer(u, state_or_None)`, `layer.initial_state(batch_size, device)`), a final norm."""
+
+    leaf_rules: ClassVar[dict[str, str]] = {"width": "int >= 1"}
 
     def __init__(self, input_size: int, width: int, layers: list[nn.Module], norm: nn.Module):
         super().__init__()

@@ -24,6 +24,7 @@ every init scheme; the Linear layers keep PyTorch's default.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from ml_collections import ConfigDict
@@ -71,7 +72,10 @@ class FFMLayer(nn.Module):
 
 
 class FFM(LayerStack):
-    display_name = "FFM"
+    leaf_rules: ClassVar[dict[str, str]] = {
+        "memory_size": "int >= 1", "context_size": "int >= 1",
+        "min_period": "> 0 and <= max_period", "max_period": "> 0",
+    }
 
     def __init__(self, input_size: int, width: int = 128, memory_size: int = 32,
                  context_size: int = 4, n_layer: int = 1, min_period: float = 1.0,

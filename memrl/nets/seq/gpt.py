@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -127,7 +127,9 @@ class Block(nn.Module):
 class GPT(SequenceModel):
     """GPT-2 over the concatenated input embeddings; width n_embd = input_size = hidden_size."""
 
-    display_name = "GPT"
+    leaf_rules: ClassVar[dict[str, str]] = {
+        "n_head": "int >= 1", "pdrop": "[0, 1)", "position_encoding": "str",
+    }
 
     def __init__(
         self,

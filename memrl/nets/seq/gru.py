@@ -9,6 +9,8 @@ zero biases, as the main code initialises its recurrent networks.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from ml_collections import ConfigDict
 from torch import nn
@@ -18,7 +20,7 @@ from memrl.nets.seq.lstm import orthogonal_init
 
 
 class GRU(SequenceModel):
-    display_name = "GRU"
+    leaf_rules: ClassVar[dict[str, str]] = {"hidden_size": "int >= 1"}
 
     def __init__(self, input_size: int, hidden_size: int = 128, n_layer: int = 1):
         super().__init__()

@@ -25,6 +25,7 @@ variance-preserving); the other Linear layers PyTorch's default.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -73,7 +74,10 @@ class LRULayer(nn.Module):
 
 
 class LRU(LayerStack):
-    display_name = "LRU"
+    leaf_rules: ClassVar[dict[str, str]] = {
+        "d_state": "int >= 1", "r_min": "[0, 1) and <= r_max", "r_max": "(0, 1)",
+        "max_phase": "> 0",
+    }
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ above); the other Linear layers PyTorch's default.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -106,7 +107,9 @@ class MambaLayer(nn.Module):
 
 
 class Mamba(LayerStack):
-    display_name = "Mamba"
+    leaf_rules: ClassVar[dict[str, str]] = {
+        "d_state": "int >= 1", "d_conv": "int >= 1", "expand": "int >= 1",
+    }
 
     def __init__(self, input_size: int, width: int = 64, d_state: int = 16, d_conv: int = 4,
                  expand: int = 2, n_layer: int = 2):

@@ -11,6 +11,8 @@ every init scheme.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from ml_collections import ConfigDict
 from torch import nn
@@ -20,7 +22,7 @@ from memrl.nets.seq.base import SequenceModel
 
 
 class MLP(SequenceModel):
-    display_name = "MLP"
+    leaf_rules: ClassVar[dict[str, str]] = {"hidden_size": "int >= 1"}
 
     def __init__(self, input_size: int, hidden_size: int = 256, n_layer: int = 2):
         super().__init__()

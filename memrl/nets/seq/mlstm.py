@@ -27,6 +27,7 @@ biased open); the other Linear layers PyTorch's default.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -106,7 +107,7 @@ class MLSTMLayer(nn.Module):
 
 
 class MLSTM(LayerStack):
-    display_name = "mLSTM"
+    leaf_rules: ClassVar[dict[str, str]] = {"n_head": "int >= 1"}
 
     def __init__(self, input_size: int, width: int = 128, n_head: int = 4, n_layer: int = 1):
         layers = [MLSTMLayer(width, n_head) for _ in range(n_layer)]
