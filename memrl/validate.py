@@ -80,6 +80,17 @@ LEAF_RULES: dict[str, str] = {
     "freeze_all": "bool",
     "replay_buffer_size": "int >= 1",
     "replay_buffer_num_episodes": "int >= 1",
+    # config_rl of ppo (memrl/agents/ppo.py; update_epochs is read by the RolloutSchedule)
+    "lr": "> 0",
+    "adam_eps": "> 0",
+    "gae_lambda": "[0, 1]",
+    "update_epochs": "int >= 1",
+    "clip_coef": "> 0",
+    "norm_adv": "bool",
+    "clip_vloss": "bool",
+    "ent_coef": ">= 0",
+    "vf_coef": ">= 0",
+    "max_grad_norm": "> 0",
     # config_seq
     "sampled_seq_len": "int -1 or >= 1",  # -1: whole episodes
     "clip": "bool",
