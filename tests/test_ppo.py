@@ -7,6 +7,7 @@ import copy
 import csv
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,14 @@ from memrl import sweep
 from memrl.agents import AlgorithmError, EnvSpec, TrainSpec, build_agent
 from memrl.agents.ppo import PPO, Rollout, clipped_surrogate, gae, normalise, value_loss
 from memrl.analysis.cli import main as plot_main
+from memrl.checkpoint import list_checkpoints, load_checkpoint
 from memrl.cli import main, parse_train_args
 from memrl.collector import rollout
 from memrl.envs.tmaze import PassiveTMaze
 from memrl.nets.seq import SEQ_MODELS
 from memrl.rollout_buffer import RolloutBatch, RolloutBuffer
+from memrl.stopping import RunInterrupted
+from memrl.trainer import Trainer
 
 
 def make_agent(seq: str = "lstm", L: int = 3, **overrides) -> tuple[PPO, PassiveTMaze]:
@@ -256,6 +260,38 @@ def test_a_checkpoint_between_updates_of_a_rollout_continues_exactly():
         expected, got = agent.update(buffer.sample(3)), copy_agent.update(copy_buffer.sample(3))
         for name in agent.metric_names:
             assert torch.equal(got[name], expected[name]), name
+
+
+def test_a_run_stopped_between_updates_of_a_rollout_resumes_to_the_same_rows(tmp_path):
+    """Through the trainer and a checkpoint file: stopped after the second update of the
+    second rollout, the resume owes that rollout two updates, learns them from the saved old
+    policy and ends with the rows of a run that was never stopped."""
+    extra = ("--config_env.env_name 3 --num_envs 8 --batch_size 4 --config_rl.update_epochs 2 "
+             "--train_episodes 48 --config_env.eval_interval 16 --seed 1")
+    run = parse_train_args(seed_command(rl="ppo_default", extra=extra))
+    Trainer(run, run_dir=tmp_path / "whole").train()
+    trainer = Trainer(run, run_dir=tmp_path / "stopped")
+    update = trainer.agent.update
+
+    def update_then_stop(batch):
+        metrics = update(batch)
+        if trainer.updates == 4 + 1:  # (the trainer counts this one after it returns)
+            signal.raise_signal(signal.SIGINT)
+        return metrics
+
+    trainer.agent.update = update_then_stop
+    with pytest.raises(RunInterrupted, match="after 16 episodes and 6 updates"):
+        trainer.train()
+    state = load_checkpoint(list_checkpoints(trainer.run_dir)[-1])
+    assert state["counters"]["owed_updates"] == 2 and state["agent_extra"]["rollout"]
+    Trainer(run, run_dir=trainer.run_dir, resume=True).train()
+    assert rows(trainer.run_dir) == rows(tmp_path / "whole")
+
+
+def rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "progress.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in ("wall_time", "fps")}
+                for row in csv.DictReader(f)]
 
 
 # --- build ----------------------------------------------------------------------------------
