@@ -8,7 +8,9 @@ maths follows CleanRL's ppo_atari_lstm.py (Huang et al. 2022):
                 0.5 mean (V - R_t)^2 without), R_t = A_t + V_old(h_t) before normalisation
     loss      = L_clip - ent_coef * mean entropy(pi(.|h_t)) + vf_coef * L_value
 means over the valid steps of a minibatch (the mask), one Adam step (lr 2.5e-4, eps 1e-5) with
-the global gradient norm clipped to max_grad_norm (0.5).
+the global gradient norm clipped to max_grad_norm (0.5; config_seq.clip and max_norm, the
+off-policy agents' switch, can only tighten it). c = clip_coef, 0.1 as ppo_atari_lstm.py (0.2
+in CleanRL's ppo.py); gamma 0.99, lambda 0.95, ent_coef 0.01, vf_coef 0.5, update_epochs 4.
 
 The choices, where memrl's shape asked for one:
 - Layout: one memory (HistoryEncoder, any registered sequence model) shared by the policy and
@@ -24,7 +26,8 @@ The choices, where memrl's shape asked for one:
   rollout_buffer.RolloutBatch), before any update, one pass over every episode gives
   log pi_old(a_t|h_t), V_old(h_t) and, per whole episode, the advantages and returns; later
   minibatches read their episodes' columns. No update happened since the collection, so these
-  are the networks that acted, and the ratio of the first minibatch is 1.
+  are the networks that acted, and the ratio of the first minibatch is 1. They are kept in the
+  agent's checkpoint state: between two updates of a rollout the acting networks are gone.
 - Dropout is off: PPO acts and learns in eval mode (GPT's pdrop does nothing here), so the ratio
   compares two policies, not two dropout masks, and equals 1 where it should.
 - Ends: the value bootstraps through a time-limit end (truncated: V(h_n) of the final
