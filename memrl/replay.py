@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Generic, TypeVar
 
 import gymnasium as gym
@@ -63,8 +63,15 @@ class Batch(Generic[ArrayT]):
         return self.obs, self.prev_actions, self.prev_rewards
 
     def map(self, fn: Callable[[ArrayT], OtherT]) -> Batch[OtherT]:
-        """The same sample with every field passed through `fn` (e.g. onto a device)."""
-        return Batch(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
+        """The same sample with every array passed through `fn` (e.g. onto a device). A
+        subclass's record stays that subclass (the rollout buffer's carries more); a field
+        that holds a batch is mapped too, one that holds None stays None."""
+        def apply(value):
+            if value is None:
+                return None
+            return value.map(fn) if isinstance(value, Batch) else fn(value)
+
+        return replace(self, **{f.name: apply(getattr(self, f.name)) for f in fields(self)})
 
 
 def no_action(action_space: gym.Space) -> np.ndarray:

@@ -4,13 +4,15 @@ command, on this machine's cores or on a Ray cluster.
     memrl sweep --tasks tmaze_passive --lengths 50 100 --seq_models lstm gpt --num_seeds 3
     memrl sweep --tasks tmaze_passive --scale 0.05 --out sweeps/quick --launcher ray
     memrl sweep ... -- --num_envs 4            (flags after `--` go to every new run)
+    memrl sweep --tasks tmaze_passive --algo ppo ... -- --num_envs 16 --batch_size 4
 
 Every run has a fixed folder, `<out>/<env_type>/<L>/<seq>-seed<S>/` (L: the task's variant,
-its length or its robot), so a sweep can simply be
+its length or its robot; `<seq>-<algo>-seed<S>` with --algo), so a sweep can simply be
 started again after a crash, a pre-emption or a Ctrl-C: a run whose folder holds summary.json
 is finished and skipped, one holding config.json is continued (`memrl train --resume`), any
 other starts afresh (`memrl train ... --run_dir`). Budgets and per-task settings come from
-each task's record (memrl/envs/).
+each task's record (memrl/envs/); `--algo` trains every run with another algorithm than the
+task's own (configs/rl/<algo>_default.py, without the task's switches it does not take).
 
 Each run is its own `python -m memrl.cli train` process, not a function call in a pool worker:
 a fresh interpreter sets its torch threads before any work, keeps no absl or torch state from
@@ -62,11 +64,13 @@ class RunSpec:
     train_argv: tuple[str, ...]  # `memrl train` arguments of a fresh start, --run_dir included
     threads: int
     cwd: str  # where config paths are relative to (the repo root the sweep was started in)
+    algo: str | None = None  # --algo: not the task's own algorithm
 
     @property
     def name(self) -> str:
         variant = TASKS[self.env_type].variant_name
-        return f"{self.env_type} {variant}={self.length} {self.seq_model} seed {self.seed}"
+        model = self.seq_model if self.algo is None else f"{self.seq_model} {self.algo}"
+        return f"{self.env_type} {variant}={self.length} {model} seed {self.seed}"
 
     def action(self) -> str:
         """What starting this run now means: 'skip' (finished), 'resume' or 'fresh'."""
@@ -204,16 +208,33 @@ def build_runs(args: argparse.Namespace, extra: list[str]) -> list[RunSpec]:
                 except ValueError as err:
                     raise SweepError(f"{err} (or give every run --train_episodes N)") from None
             for seq_model in args.seq_models:
+                configs = task.argv(seq_model)
+                if args.algo is not None:
+                    configs = with_algo(configs, args.algo)
+                model = seq_model if args.algo is None else f"{seq_model}-{args.algo}"
                 for seed in seeds:
-                    run_dir = out / env_type / str(length) / f"{seq_model}-seed{seed}"
-                    argv = [*task.argv(seq_model), f"--config_env.{task.variant_key}",
+                    run_dir = out / env_type / str(length) / f"{model}-seed{seed}"
+                    argv = [*configs, f"--config_env.{task.variant_key}",
                             str(length),
                             "--seed", str(seed), "--train_episodes", str(episodes),
                             "--threads", str(args.threads_per_run), "--run_dir", str(run_dir),
                             *extra]
                     runs.append(RunSpec(env_type, length, seq_model, seed, run_dir,
-                                        tuple(argv), args.threads_per_run, os.getcwd()))
+                                        tuple(argv), args.threads_per_run, os.getcwd(),
+                                        args.algo))
     return runs
+
+
+def with_algo(argv: list[str], algo: str) -> list[str]:
+    """A task's `memrl train` configs with `algo`'s default rl config instead of the task's
+    own, and without the task's switches that `algo` does not take (the pixel tasks'
+    --shared_encoder --freeze_critic, for PPO)."""
+    from memrl.agents import ALGOS, SWITCHES
+
+    argv = list(argv)
+    argv[argv.index("--config_rl") + 1] = f"configs/rl/{algo}_default.py"
+    refused = {f"--{name}" for name in SWITCHES if name not in ALGOS[algo].switches}
+    return [arg for arg in argv if arg not in refused]
 
 
 def _missing_configs(runs: Iterable[RunSpec]) -> list[str]:
@@ -230,6 +251,12 @@ def _usable_cores() -> int:
 
 def _variant(text: str) -> Variant:
     return int(text) if text.lstrip("-").isdigit() else text
+
+
+def algo_names() -> list[str]:
+    from memrl.agents import ALGOS
+
+    return list(ALGOS)
 
 
 def seq_model_names() -> list[str]:
@@ -252,6 +279,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seq_models", nargs="+", default=["lstm", "gpt"], choices=seq_model_names(),
                    metavar="SEQ", help=f"one or more of: {', '.join(seq_model_names())} "
                                        "(default: lstm gpt)")
+    p.add_argument("--algo", choices=algo_names(), metavar="ALGO",
+                   help=f"train every run with this algorithm, one of {', '.join(algo_names())} "
+                        "(configs/rl/<algo>_default.py), instead of each task's own; run "
+                        "folders are then <seq>-<algo>-seed<S>")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", nargs="+", type=int_at_least(0), metavar="S")
     seeds.add_argument("--num_seeds", type=int_at_least(1), default=3,

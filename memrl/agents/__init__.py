@@ -7,6 +7,7 @@ from ml_collections import ConfigDict
 
 from memrl.agents.base import Agent, EnvSpec, TrainSpec
 from memrl.agents.dqn import DQN
+from memrl.agents.ppo import PPO
 from memrl.agents.sac import SAC
 from memrl.agents.sacd import SACD
 from memrl.agents.td3 import TD3
@@ -18,6 +19,7 @@ ALGOS: dict[str, type[Agent]] = {
     "sacd": SACD,
     "td3": TD3,
     "sac": SAC,
+    "ppo": PPO,
 }
 
 

@@ -96,7 +96,7 @@ class Agent(nn.Module, abc.ABC):
         super().__init__()
         self.device = device
         self.discount = rl_cfg.discount
-        self.tau = rl_cfg.tau
+        self.tau = rl_cfg.get("tau")  # Polyak step of target networks (None: it has none)
         self.max_norm = seq_cfg.max_norm if seq_cfg.clip else None
         self.init_scheme = check_scheme(rl_cfg.get("init_scheme", self.default_init_scheme))
         # Both original codes collect training episodes with the networks in train mode (GPT's
@@ -209,6 +209,15 @@ def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     online_params = dict(online.named_parameters())
     names, params = zip(*target.named_parameters())
     torch._foreach_lerp_(list(params), [online_params[name] for name in names], tau)
+
+
+def sample_categorical(logits: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of `logits` (N, A), drawn from softmax(logits) by the inverse CDF with
+    one uniform per row from `rng` (the agent's own numpy stream, so acting draws nothing from
+    torch's generators)."""
+    cdf = torch.softmax(logits.double(), -1).cumsum(-1).cpu().numpy()
+    u = rng.random((len(cdf), 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(-1), cdf.shape[-1] - 1)
 
 
 def make_adam(params, lr: float) -> torch.optim.Adam:

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from memrl.agents.actor_critic import ActorCriticAgent, Freeze, QReading
-from memrl.agents.base import EnvSpec, masked_mean
+from memrl.agents.base import EnvSpec, masked_mean, sample_categorical
 from memrl.nets.embedders import mlp
 from memrl.replay import Batch
 
@@ -108,10 +108,7 @@ class SACD(ActorCriticAgent):
         logits = self.net.actor(hidden)
         if not explore:
             return logits.argmax(-1).cpu().numpy()
-        # Inverse-CDF draw from pi(.|h), one uniform per episode.
-        cdf = torch.softmax(logits.double(), -1).cumsum(-1).cpu().numpy()
-        u = self.rng.random((len(cdf), 1)) * cdf[:, -1:]
-        return np.minimum((cdf <= u).sum(-1), cdf.shape[-1] - 1)
+        return sample_categorical(logits, self.rng)
 
     # -- update ------------------------------------------------------------------------------
 
