@@ -158,8 +158,7 @@ class RunFolder:
             more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
             raise NonFiniteError(
                 f"non-finite values in {bad[0]}{more} by update {state['counters']['updates']}; "
-                f"not saved ({last}; progress.csv rows are kept); lower the learning rate "
-                f"(--config_rl.critic_lr) or clip gradients (--config_seq.clip True)"
+                f"not saved ({last}; progress.csv rows are kept); {learning_rate_hint(self.run)}"
             )
         path = save_checkpoint(self.path, episodes, state, keep=self.run.keep_checkpoints)
         self.has_checkpoint = True
@@ -182,3 +181,11 @@ def check_finite_checkpoint(state: dict, path: Path) -> None:
 def newest_checkpoint(path: Path) -> Path | None:
     kept = list_checkpoints(path)
     return kept[-1] if kept else None
+
+
+def learning_rate_hint(run: RunConfig) -> str:
+    """What to change after a non-finite loss, in the names of this run's algorithm."""
+    leaves = [f"--config_rl.{name}" for name in run.config_rl.keys()
+              if name == "lr" or name.endswith("_lr")]
+    return (f"lower the learning rate ({' / '.join(leaves) or 'config_rl'}) or clip gradients "
+            "(--config_seq.clip True)")

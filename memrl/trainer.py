@@ -38,7 +38,7 @@ from memrl.collector import Episodes, rollout
 from memrl.integrity import IntegrityError, NonFiniteError
 from memrl.logger import progress_bar
 from memrl.run_config import ConfigError, RunConfig
-from memrl.run_folder import PROGRESS_FILE, RunFolder
+from memrl.run_folder import PROGRESS_FILE, RunFolder, learning_rate_hint
 from memrl.schedule import Counts, Schedule
 from memrl.stopping import RunInterrupted, StopRequest, stop_on_signals
 
@@ -244,8 +244,7 @@ class Trainer:
         if bad:
             raise NonFiniteError(
                 f"non-finite {', '.join(bad)} by update {self.updates} (rows so far are saved "
-                f"in {self.run_dir / PROGRESS_FILE}); lower the learning rate "
-                f"(--config_rl.critic_lr) or clip gradients (--config_seq.clip True)"
+                f"in {self.run_dir / PROGRESS_FILE}); {learning_rate_hint(self.run)}"
             )
 
     def evaluate(self) -> dict:
