@@ -55,7 +55,9 @@ LEAF_RULES: dict[str, str] = {
     "apple_reward": "float",
     "respawn_every": "int >= 0",  # 0: eaten apples do not return
     "num_apples": "int >= 0",  # the board checks its own maximum
-    "env_id": "str",  # gymnasium checks it
+    "env_id": "str",  # memrl/envs/gym_source.py checks it
+    "wrappers": "str",  # module:Callable(key=value, ...); gym_source.py parses them
+    "obs_keys": "any",  # Dict keys (str) or Tuple positions (int); checked against the space
     "obs_indices": "int >= 0",  # () keeps every entry
     "max_episode_steps": "int >= 0",  # 0: the env's own time limit
     # config_rl
@@ -93,6 +95,7 @@ LEAF_RULES: dict[str, str] = {
     "channels": "int >= 1",
     "kernel_size": "int >= 1",
     "stride": "int >= 1",
+    "vector_hidden_size": "int >= 1",
     "width": "int >= 1",
     "d_state": "int >= 1",
     "d_conv": "int >= 1",

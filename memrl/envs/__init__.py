@@ -6,7 +6,7 @@ import gymnasium as gym
 from ml_collections import ConfigDict
 
 from memrl.envs.base import BatchedEnv, SingleEnv
-from memrl.envs.gym_adapter import GymEnv, UnsupportedEnvError
+from memrl.envs.gym_adapter import EnvError, GymEnv, UnsupportedEnvError
 from memrl.envs.pomdp import BULLET_P, BULLET_V, GYM, MissingDependency, register_pomdps
 from memrl.envs.sign_match import SIGN_MATCH, SignMatch
 from memrl.envs.task import ENV_STEPS, EPISODES, Task
@@ -36,11 +36,14 @@ def task_of(env_type: str) -> Task:
     return TASKS[env_type]
 
 
-def make(env_cfg: ConfigDict, num_envs: int = 1, seed: int | None = None) -> BatchedEnv:
-    """Build `num_envs` copies of the task that `env_cfg` names, stepped as one batch."""
+def make(env_cfg: ConfigDict, num_envs: int = 1, seed: int | None = None,
+         drawing: bool = False) -> BatchedEnv:
+    """Build `num_envs` copies of the task that `env_cfg` names, stepped as one batch
+    (`drawing`: copies whose render() draws them, for `memrl eval --render`)."""
     task = task_of(env_cfg.env_type)
     task.variant(env_cfg)  # a clear error for a bad env_name before anything is built
-    return task.make(env_cfg, num_envs, seed)
+    make_copies = task.make_drawing if drawing and task.make_drawing else task.make
+    return make_copies(env_cfg, num_envs, seed)
 
 
 def _make_single(entry, **kwargs) -> SingleEnv:
@@ -57,6 +60,6 @@ def register_gym_envs() -> None:
 register_gym_envs()
 register_pomdps()
 
-__all__ = ["ENV_STEPS", "EPISODES", "TASKS", "ActiveTMaze", "BatchedEnv", "GymEnv", "KeyToDoor",
-           "MissingDependency", "UnsupportedEnvError",
-           "PassiveTMaze", "SignMatch", "SingleEnv", "Task", "VisualMatch", "make", "task_of"]
+__all__ = ["ENV_STEPS", "EPISODES", "TASKS", "ActiveTMaze", "BatchedEnv", "EnvError", "GymEnv",
+           "KeyToDoor", "MissingDependency", "PassiveTMaze", "SignMatch", "SingleEnv", "Task",
+           "UnsupportedEnvError", "VisualMatch", "make", "task_of"]

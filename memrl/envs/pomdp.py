@@ -8,17 +8,20 @@ They are registered as gymnasium ids `memrl/<Robot>BLT-{P,V}-v0`, beside the sma
 tasks `memrl/Pendulum-{P,V}-v0` and `memrl/CartPole-{P,V}-v0`.
 
 Three task records: `pomdp/bullet_p` and `pomdp/bullet_v` (config_env.env_name: ant, cheetah,
-hopper or walker), and `gym` (config_env.env_id: any registered gymnasium id, with optional
-config_env.obs_indices).
+hopper or walker), and `gym` (config_env.env_id: any gymnasium id, `module:env_id` or
+`module:Class`, with optional config_env.wrappers, obs_keys and obs_indices; gym_source.py and
+gym_adapter.py say how each is read).
 """
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 
 import gymnasium as gym
 from ml_collections import ConfigDict
 
+from memrl.envs import gym_source
 from memrl.envs.gym_adapter import GymEnv, ObservationSubset, prepare, quiet_stdout
 from memrl.envs.task import ENV_STEPS, Task
 
@@ -61,12 +64,13 @@ def require_pybullet() -> None:
         import pybullet_envs_gymnasium  # noqa: F401
 
 
-def make_occluded(base_id: str, indices: tuple[int, ...], bullet: bool = False) -> gym.Env:
+def make_occluded(base_id: str, indices: tuple[int, ...], bullet: bool = False,
+                  render_mode: str | None = None) -> gym.Env:
     """The gymnasium env `base_id` observing only `indices`."""
     if bullet:
         require_pybullet()
     with quiet_stdout():
-        env = gym.make(base_id)
+        env = gym.make(base_id, render_mode=render_mode)
     return ObservationSubset(env, indices)
 
 
@@ -100,11 +104,12 @@ def _robot(cfg: ConfigDict) -> str:
     return cfg.env_name
 
 
-def _bullet_builder(suffix: str):
+def _bullet_builder(suffix: str, render_mode: str | None = None):
     def make(cfg: ConfigDict, num_envs: int, seed: int | None) -> GymEnv:
         name = BULLET_ROBOTS[_robot(cfg)][1]
         require_pybullet()
-        return GymEnv(lambda: gym.make(f"memrl/{name}-{suffix}-v0"), num_envs, seed)
+        kwargs = {"render_mode": render_mode} if render_mode else {}
+        return GymEnv(lambda: gym.make(f"memrl/{name}-{suffix}-v0", **kwargs), num_envs, seed)
     return make
 
 
@@ -120,6 +125,7 @@ def _bullet_task(suffix: str, kept: str) -> Task:
         env_type=f"pomdp/bullet_{suffix.lower()}",
         title=f"PyBullet, {kept} only (-{suffix})",
         make=_bullet_builder(suffix),
+        make_drawing=_bullet_builder(suffix, render_mode="rgb_array"),
         env_config=f"configs/envs/pomdps/pybullet_{suffix.lower()}.py",
         rl_config="configs/rl/td3_default.py",
         # The README's commands: 64-step windows, one shared encoder trained by the critic.
@@ -141,27 +147,28 @@ BULLET_V = _bullet_task("V", "velocities")
 
 
 def _env_id(cfg: ConfigDict) -> str:
-    env_id = cfg.env_id
-    try:
-        gym.spec(env_id)
-    except gym.error.Error as err:
-        raise ValueError(f"config_env.env_id {env_id!r} is not a registered gymnasium id "
-                         f"({err}); e.g. CartPole-v1, Pendulum-v1, memrl/HopperBLT-V-v0") \
-            from None
-    return env_id
+    """config_env.env_id, once the env it names can be found (its module imported)."""
+    gym_source.resolve(cfg.env_id)
+    return cfg.env_id
 
 
-def _make_gym(cfg: ConfigDict, num_envs: int, seed: int | None) -> GymEnv:
-    env_id = _env_id(cfg)
-    limit = cfg.get("max_episode_steps") or None
-    return GymEnv(lambda: gym.make(env_id), num_envs, seed,
-                  obs_indices=tuple(cfg.obs_indices) or None, max_episode_steps=limit)
+def _make_gym(cfg: ConfigDict, num_envs: int, seed: int | None,
+              render_mode: str | None = None) -> GymEnv:
+    source = gym_source.resolve(cfg.env_id)
+    # Leaves added after the first gym runs: their config.json lacks them.
+    wrappers = [gym_source.parse_wrapper(text) for text in cfg.get("wrappers", ())]
+    kwargs = {"render_mode": render_mode} if render_mode else {}
+    return GymEnv(lambda: gym_source.build(source, wrappers, **kwargs), num_envs, seed,
+                  obs_indices=tuple(cfg.obs_indices) or None,
+                  max_episode_steps=cfg.get("max_episode_steps") or None,
+                  obs_keys=tuple(cfg.get("obs_keys", ())) or None, name=cfg.env_id)
 
 
 GYM = Task(
     env_type="gym",
     title="gymnasium env",
     make=_make_gym,
+    make_drawing=partial(_make_gym, render_mode="rgb_array"),
     env_config="configs/envs/gym.py",
     rl_config="configs/rl/dqn_default.py",  # Discrete actions; Box ones take td3/sac_default
     variant_key="env_id",

@@ -70,6 +70,9 @@ class Task:
     curve_points: int = 300  # points a curve is interpolated on
     gym_id: str | None = None  # gymnasium id (registered by memrl.envs) ...
     gym_entry: Callable[..., BatchedEnv] | None = None  # ... built as gym_entry(num_envs=1, **kw)
+    # Builds copies that can draw themselves, like `make` (gymnasium envs draw only when made
+    # with render_mode="rgb_array", which costs a frame per step); None: `make`'s copies draw.
+    make_drawing: Callable[[ConfigDict, int, int | None], BatchedEnv] | None = None
 
     def variant(self, cfg: ConfigDict) -> Variant:
         """The run's variant, checked (raises ValueError naming the leaf to change)."""
