@@ -51,7 +51,7 @@ from memrl.checkpoint import (
     save_checkpoint,
 )
 from memrl.collector import Episodes, rollout
-from memrl.envs import ENV_STEPS, BatchedEnv
+from memrl.envs import ENV_STEPS, BatchedEnv, EnvError
 from memrl.files import file_in_the_way, write_atomic, writing
 from memrl.integrity import (
     IntegrityError,
@@ -289,6 +289,11 @@ class Trainer:
                 self._train_by_episodes()
             self.checkpoint()
             self._write_summary()
+        except EnvError:
+            # The episodes the env failed in changed nothing a checkpoint holds: keep what was
+            # learned before them, so the run resumes once the env is fixed.
+            self.checkpoint()
+            raise
         finally:
             self._bar.close()
             self.close()
@@ -375,9 +380,9 @@ class Trainer:
         clock, period = self._eval_clock()
         if clock // period <= self.last_eval_clock // period:
             return
-        self.last_eval_clock = clock
         had_updates = bool(self._metric_counts)
         row = self.evaluate()
+        self.last_eval_clock = clock  # after it: an evaluation the env failed is done again
         self.log.write(row)
         for callback in self.callbacks["row"]:
             callback(self, row)
