@@ -26,9 +26,10 @@ ConfigDict refuses another), so for a config file and the command line the rule'
 that check; config.json is also compared with the copy of the settings its checkpoint holds
 (memrl/integrity.py).
 
-Combinations checked here: ORDERED pairs (a low and a high bound in one sub-config), and the
-memory a run allocates up front (`check_memory`: replay, rollouts, a batch) against what the
-machine has, so a length of 10**12 is refused instead of attempted.
+Combinations checked here: ORDERED pairs (a low and a high bound in one sub-config), EXCLUSIVE
+switches (--freeze_critic with --freeze_all), and the memory a run allocates up front
+(`check_memory`: replay, rollouts, a batch) against what the machine has, so a length of
+10**12 is refused instead of attempted.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ LEAF_RULES: dict[str, str] = {
     "*_lr": "> 0",
     "hidden_dims": "int >= 1",
     "discount": "(0, 1]",
-    "tau": "[0, 1]",
+    "tau": "(0, 1]",
     "init_eps": "[0, 1]",
     "schedule_end": ">= 0",
     "temperature": ">= 0",
@@ -111,6 +112,16 @@ LEAF_RULES: dict[str, str] = {
 
 # (low, high): leaves of one sub-config that bound a range, so low <= high.
 ORDERED = (("r_min", "r_max"), ("min_period", "max_period"))
+
+# Why a rule's bound is where it is, where the bound alone does not say (added to the message).
+WHY = {"tau": "0 would leave the target networks at their initial weights for good"}
+
+# Switches of one sub-config that are not to be set together, and why.
+EXCLUSIVE = (
+    ("freeze_critic", "freeze_all",
+     "--freeze_all implies --freeze_critic (the actor loss sees constant Q values either way) "
+     "and also detaches the shared memory from it; give only the one you mean"),
+)
 
 
 @dataclass(frozen=True)
@@ -198,7 +209,9 @@ def leaf_problem(path: str, value: Any) -> str | None:
     """Why a config leaf's value is refused, or None. Without a rule: numbers finite."""
     rule = rule_for(path)
     if rule is not None:
-        return rule.problem(value)
+        problem = rule.problem(value)
+        why = WHY.get(path.rsplit(".", 1)[-1])
+        return f"{problem} ({why})" if problem and why else problem
     numbers = value if isinstance(value, (list, tuple)) else [value]
     if any(_is_number(v) and not math.isfinite(v) for v in numbers):
         return f"must be finite, got {value!r}"
@@ -218,6 +231,10 @@ def check_config(name: str, config: ConfigDict) -> None:
             bound = _get(config, other)
             if _is_number(value) and _is_number(bound) and value > bound:
                 raise ValueError(f"{name}.{path} ({value}) must be <= {name}.{other} ({bound})")
+    for first, second, why in EXCLUSIVE:
+        if _get(config, first) is True and _get(config, second) is True:
+            raise ValueError(f"{name}.{first} and {name}.{second} are both set "
+                             f"(--{first} --{second}): {why}")
 
 
 def _get(config: ConfigDict, path: str) -> Any:

@@ -286,3 +286,19 @@ def test_pybullet_runs_make_figure_8_and_no_aggregation_plot(tmp_path, capsys):
     gpt = scores[(scores.model == "gpt") & (scores.L == "hopper")]
     assert len(gpt) == 2 and np.allclose(gpt["mean"], 1000, rtol=0.05)
     assert "1 seed)" not in capsys.readouterr().out
+
+
+def test_a_folder_mixing_discrete_and_continuous_runs_draws_each_kind(tmp_path, capsys):
+    """T-Maze lengths (numbers) beside PyBullet robots and gymnasium ids (names) in one table:
+    each task gets its curves, T-Maze its score-vs-length plot too."""
+    root = tmp_path / "logs"
+    for seed in range(2):
+        for length in (4, 8):
+            write_run(root, "tmaze_passive", length, "lstm", seed, plateau_curve(0.5, seed))
+        write_run(root, "pomdp/bullet_p", "hopper", "lstm", seed,
+                  1000 * plateau_curve(0.5, seed), algo="td3")
+    out = tmp_path / "figs"
+    assert main([str(root), "--out", str(out), "--reps", "100"]) == 0, capsys.readouterr().err
+    names = {p.name for p in out.iterdir()}
+    assert {"curves_tmaze_passive.png", "aggregation_tmaze_passive.png",
+            "curves_pomdp_bullet_p.png", "scores.csv"} <= names

@@ -41,6 +41,8 @@ TRAIN_CASES = [
     ("lstm_default", "--config_rl.discount 0", "config_rl.discount"),
     ("lstm_default", "--config_rl.init_eps nan", "config_rl.init_eps"),
     ("lstm_default", "--config_rl.tau 1.5", "config_rl.tau"),
+    ("lstm_default", "--config_rl.tau 0", "config_rl.tau must be a number in (0, 1], got 0.0 "
+                                         "(0 would leave the target networks"),
     ("lstm_default", "--config_rl.critic_lr 0", "config_rl.critic_lr"),
     ("lstm_default", "--config_rl.critic_lr inf", "config_rl.critic_lr"),
     ("lstm_default", "--config_rl.replay_buffer_num_episodes 0",
@@ -88,6 +90,16 @@ def test_bad_train_input(tmp_path, capsys, seq, extra, name):
     assert code == 2
     assert_one_line(err, "memrl: error:", name)
     assert files_under(tmp_path) == before
+
+
+def test_freeze_all_with_freeze_critic_is_refused_with_why(tmp_path, capsys):
+    extra = f"--shared_encoder --freeze_all --freeze_critic --save_dir {tmp_path}"
+    code, err = run_cli(["train", *seed_command("sign_match", "td3_default", extra=extra)],
+                        capsys)
+    assert code == 2
+    assert_one_line(err, "memrl: error: config_rl.freeze_critic and config_rl.freeze_all are "
+                         "both set", "--freeze_all implies --freeze_critic")
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_read_only_save_dir_is_one_line(tmp_path, capsys, monkeypatch):
@@ -238,6 +250,7 @@ SWEEP_CASES = [
     (["--workers", "0"], "--workers"),
     (["--threads_per_run", "0"], "--threads_per_run"),
     (["--out", "{tmp}/a_file"], "a_file is a file"),
+    (["--tasks", "gym"], "--tasks gym has no variants of its own: name them with --variants"),
 ]
 
 
