@@ -1,10 +1,10 @@
 """Any gymnasium env as a task: `--config_env.env_id CartPole-v1`, and optionally
 `--config_env.obs_indices "(0, 2)"` to observe only those entries (a POMDP).
 
-env_id is a registered id, `module:env_id` (the module registers it: popgym:popgym-
-RepeatPreviousEasy-v0) or `module:Class` (your own env class). `wrappers` are applied to each
-copy in order, e.g. `--config_env.wrappers "('minigrid.wrappers:ImgObsWrapper',)"`, with
-keyword arguments as `module:Callable(key=value)`. Dict and Tuple observations are flattened
+env_id is a registered id, `module:env_id` (the module registers the id, e.g.
+popgym:popgym-RepeatPreviousEasy-v0) or `module:Class` (your own env class). `wrappers` are
+applied to each copy in order, e.g. `--config_env.wrappers "('minigrid.wrappers:ImgObsWrapper',)"`,
+with keyword arguments as `module:Callable(key=value)`. Dict and Tuple observations are flattened
 (an image entry goes to the CNN); `obs_keys` keeps only those entries, e.g.
 `--config_env.obs_keys "('image', 'direction')"`. memrl/envs/gym_source.py and obs_layout.py
 say how each is read.
