@@ -276,11 +276,13 @@ def env_step_budget(run: RunConfig, T: int) -> str:
 def train_main(argv: list[str]) -> int:
     """Exit 0: trained (or nothing left to train); 2: refused before writing anything (bad
     input, a run another process is writing, run files that disagree); 1: the run started
-    and stopped (non-finite values, a failed write), its last checkpoint intact; 128 + the
-    signal (130 for Ctrl-C, 143 for SIGTERM): stopped by it, with a checkpoint to resume."""
+    and stopped (non-finite values, a failed write, an env that failed), its last checkpoint
+    intact; 128 + the signal (130 for Ctrl-C, 143 for SIGTERM): stopped by it, with a
+    checkpoint to resume."""
     if any(arg in HELP for arg in argv):
         print(train_help())
         return 0
+    from memrl.envs import EnvError
     from memrl.files import RunFileError
     from memrl.integrity import NonFiniteError
     from memrl.run_folder import SUMMARY_FILE, newest_checkpoint
@@ -313,6 +315,11 @@ def train_main(argv: list[str]) -> int:
         trainer.train()
     except NonFiniteError as err:
         print(f"memrl: error: {err}", file=sys.stderr)
+        return 1
+    except EnvError as err:
+        print(f"memrl: error: {err}; the run stopped after {trainer.env_steps} env steps, "
+              f"what it learned before that episode checkpointed: fix the env, then memrl "
+              f"train --resume {trainer.run_dir}", file=sys.stderr)
         return 1
     except RunFileError as err:
         print(f"memrl: error: {err}; the run stopped with its last checkpoint and rows "

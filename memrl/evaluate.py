@@ -19,7 +19,7 @@ from memrl.args import OneLineParser, device, int_at_least, output_file
 from memrl.build import make_agent, make_train_env, probe_env, resolve_device
 from memrl.checkpoint import load_latest_checkpoint
 from memrl.collector import rollout
-from memrl.envs import BatchedEnv
+from memrl.envs import BatchedEnv, EnvError
 from memrl.integrity import IntegrityError, check_settings
 from memrl.render import episode_frames, save_gif
 from memrl.replay import EpisodeReplay
@@ -58,10 +58,12 @@ def load_trained_agent(run_dir: Path, device: str = "auto") -> TrainedAgent:
                         [reason for _, reason in loaded.passed_over])
 
 
-def eval_env(run: RunConfig, n: int, seed: int, training_arrangement: bool = False) -> BatchedEnv:
+def eval_env(run: RunConfig, n: int, seed: int, training_arrangement: bool = False,
+             drawing: bool = False) -> BatchedEnv:
     """n copies of the run's task seeded `seed`; with `training_arrangement`, Visual Match
-    copy j takes the colour arrangement of training copy j mod num_envs."""
-    env = envs.make(run.config_env, n, seed)
+    copy j takes the colour arrangement of training copy j mod num_envs; `drawing`: copies
+    that can draw themselves (for --render)."""
+    env = envs.make(run.config_env, n, seed, drawing=drawing)
     if training_arrangement:
         if not hasattr(env, "set_arrangement"):
             raise ConfigError(f"--training_arrangement applies to Visual Match only, not "
@@ -99,21 +101,31 @@ def main(argv: list[str] | None = None) -> int:
         check_memory({f"{n} episodes of {spec.max_episode_steps} steps":
                       n * (spec.max_episode_steps + 1) * step}, "lower --episodes")
         env = eval_env(run, n, seed, args.training_arrangement)
-    except ValueError as err:  # ConfigError, CheckpointError, IntegrityError
+        draw_env = None if args.render is None else \
+            eval_env(run, 1, seed, args.training_arrangement, drawing=True)
+    except ValueError as err:  # ConfigError, CheckpointError, IntegrityError, an env refused
         print(f"memrl eval: error: {err}", file=sys.stderr)
         return 2
     for reason in trained.passed_over:
         print(f"memrl eval: {reason}; playing {trained.checkpoint.name}", file=sys.stderr)
-    with torch.no_grad():
-        episodes = rollout(env, trained.agent, explore=False)
+    try:
+        with torch.no_grad():
+            episodes = rollout(env, trained.agent, explore=False)
+    except EnvError as err:
+        print(f"memrl eval: error: {err}", file=sys.stderr)
+        return 1
     print(f"{args.run_dir}: {trained.episodes} episodes trained; {n} greedy episodes: "
           f"return {episodes.returns.mean():.3f} +- {episodes.returns.std():.3f}, "
           f"length {episodes.lengths.mean():.1f}"
           + ("" if np.isnan(episodes.success).all() else
              f", success {np.nanmean(episodes.success):.2f}"))
-    if args.render is not None:
-        frames, total = episode_frames(eval_env(run, 1, seed, args.training_arrangement),
-                                       trained.agent)
+    if draw_env is not None:
+        try:
+            with torch.no_grad():
+                frames, total = episode_frames(draw_env, trained.agent)
+        except (EnvError, NotImplementedError) as err:
+            print(f"memrl eval: error: --render: {err}", file=sys.stderr)
+            return 1
         try:
             path = save_gif(frames, args.render)
         except OSError as err:

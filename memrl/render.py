@@ -1,4 +1,5 @@
-"""Draw one episode as an animated GIF: T-Maze as a small grid, the pixel games' boards."""
+"""Draw one episode as an animated GIF: T-Maze as a small grid, the pixel games' boards, a
+gymnasium env's own frames."""
 
 from __future__ import annotations
 
@@ -34,12 +35,13 @@ def episode_frames(env: BatchedEnv, agent: Agent) -> tuple[list[np.ndarray], flo
 
 
 def save_gif(frames: list[np.ndarray], path: Path, cell_pixels: int = 16,
-             frame_ms: int = 120) -> Path:
-    """Scale each cell to `cell_pixels` (nearest neighbour) and write a looping GIF."""
-    images = [
-        Image.fromarray(np.kron(frame, np.ones((cell_pixels, cell_pixels, 1), np.uint8)))
-        for frame in frames
-    ]
+             frame_ms: int = 120, max_pixels: int = 512) -> Path:
+    """Scale each cell to `cell_pixels` (nearest neighbour), or less where the picture would
+    be wider or taller than `max_pixels` (a gymnasium env's frames are pictures already, at
+    scale 1), and write a looping GIF."""
+    scale = max(1, min(cell_pixels, max_pixels // max(frames[0].shape[:2])))
+    images = [Image.fromarray(np.kron(frame, np.ones((scale, scale, 1), np.uint8)))
+              for frame in frames]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)

@@ -27,7 +27,8 @@ are counted as the task counts them: in episodes, or in units of T env steps for
 task.
 
 A schedule reads the counts, it never touches the agent, the envs or the store, so it draws
-nothing: its only state is the evaluation clock, saved in checkpoints.
+nothing: its only state is the evaluation clock (moved on by `evaluated` once an evaluation
+is done, so one the env failed is done again), saved in checkpoints.
 """
 
 from __future__ import annotations
@@ -102,13 +103,15 @@ class Schedule(abc.ABC):
         """Updates that follow the collection `collected` (`counts` include it)."""
 
     def evaluation_due(self, counts: Counts) -> bool:
-        """Whether the clock has reached a new multiple of the period; if so the next one is
-        counted from here."""
+        """Whether the clock has reached a new multiple of the period since the last
+        evaluation. Asking changes nothing: `evaluated` records the evaluation once it is
+        done, so one the env failed is still due (and done again)."""
         clock, period = self.clock(counts), self.eval_period
-        if clock // period <= self.last_eval_clock // period:
-            return False
-        self.last_eval_clock = clock
-        return True
+        return clock // period > self.last_eval_clock // period
+
+    def evaluated(self, counts: Counts) -> None:
+        """An evaluation was done at `counts`: the next one is counted from here."""
+        self.last_eval_clock = self.clock(counts)
 
     def state_dict(self) -> dict[str, Any]:
         return {"last_eval_clock": self.last_eval_clock}

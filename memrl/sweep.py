@@ -316,6 +316,10 @@ def _check(args: argparse.Namespace) -> None:
             raise SweepError(f"{flag} lists {', '.join(repeated)} more than once")
     for env_type in args.tasks:
         task = task_of(env_type)
+        if not args.lengths and not task.budgets:
+            raise SweepError(f"--tasks {env_type} has no variants of its own: name them with "
+                             f"--variants (its config_env.{task.variant_key}), e.g. "
+                             f"--variants CartPole-v1 popgym:popgym-RepeatPreviousEasy-v0")
         for length in args.lengths or ():
             try:
                 task.variant(ConfigDict({"env_type": env_type, task.variant_key: length}))

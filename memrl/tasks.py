@@ -90,10 +90,17 @@ class Task:
     figure_label: str = ""  # ... its panels there titled "<variant> (<figure_label>)"
     gym_id: str | None = None  # gymnasium id (registered by memrl.envs) ...
     gym_entry: str | None = None  # ... "module:Class", built as Class(num_envs=1, **kwargs)
+    # "module:function" like `builder`, making copies that can draw themselves (gymnasium envs
+    # draw only when made with render_mode="rgb_array", which costs a frame per step), for
+    # `memrl eval --render`; None: `builder`'s copies draw.
+    drawing_builder: str | None = None
 
-    def make(self, cfg: ConfigDict, num_envs: int, seed: int | None) -> Any:
-        """`num_envs` copies of the task's env (a memrl.envs.BatchedEnv), built from `cfg`."""
-        return load(self.builder)(cfg, num_envs, seed)
+    def make(self, cfg: ConfigDict, num_envs: int, seed: int | None,
+             drawing: bool = False) -> Any:
+        """`num_envs` copies of the task's env (a memrl.envs.BatchedEnv), built from `cfg`;
+        `drawing`: copies whose render() draws them."""
+        builder = self.drawing_builder if drawing and self.drawing_builder else self.builder
+        return load(builder)(cfg, num_envs, seed)
 
     def variant(self, cfg: ConfigDict) -> Variant:
         """The run's variant, checked (raises ValueError naming the leaf to change)."""
@@ -246,6 +253,7 @@ def _bullet_task(suffix: str, kept: str) -> Task:
         env_type=f"pomdp/bullet_{suffix.lower()}",
         title=f"PyBullet, {kept} only (-{suffix})",
         builder=f"memrl.envs.pomdp:make_bullet_{suffix.lower()}",
+        drawing_builder=f"memrl.envs.pomdp:make_bullet_{suffix.lower()}_drawing",
         env_config=f"configs/envs/pomdps/pybullet_{suffix.lower()}.py",
         rl_config="configs/rl/td3_default.py",
         # The README's commands: 64-step windows, one shared encoder trained by the critic.
@@ -273,12 +281,15 @@ GYM = Task(
     env_type="gym",
     title="gymnasium env",
     builder="memrl.envs.pomdp:make_gym",
+    drawing_builder="memrl.envs.pomdp:make_gym_drawing",
     env_config="configs/envs/gym.py",
     rl_config="configs/rl/dqn_default.py",  # Discrete actions; Box ones take td3/sac_default
     variant_key="env_id",
     check_variant="memrl.envs.pomdp:env_id_of",
     leaf_rules={
-        "env_id": "str",  # env_id_of checks it
+        "env_id": "str",  # memrl/envs/gym_source.py checks it (env_id_of)
+        "wrappers": "str",  # module:Callable(key=value, ...); gym_source.py parses them
+        "obs_keys": "any",  # Dict keys (str) or Tuple positions (int); checked against the space
         "obs_indices": "int >= 0",  # () keeps every entry
         "max_episode_steps": "int >= 0",  # 0: the env's own time limit
     },

@@ -35,6 +35,7 @@ import torch
 from memrl.build import build_run
 from memrl.checkpoint import LoadedCheckpoint
 from memrl.collector import Episodes, rollout
+from memrl.envs import EnvError
 from memrl.integrity import IntegrityError, NonFiniteError
 from memrl.logger import progress_bar
 from memrl.run_config import ConfigError, RunConfig
@@ -153,6 +154,12 @@ class Trainer:
                     "updates": self.updates, "wall_time": round(self.wall_time, 3),
                     "time_split": self.time_split(),
                 })
+        except EnvError:
+            # The env failed in a collection or an evaluation: neither had changed anything a
+            # checkpoint holds (counts, store, rows), so this is a safe point. Keep what was
+            # learned before those episodes, so the run resumes once the env is fixed.
+            self.checkpoint()
+            raise
         finally:
             self._bar.close()
             self.close()
@@ -182,7 +189,10 @@ class Trainer:
             evaluated = schedule.evaluation_due(self.counts)
             if evaluated:
                 had_updates = bool(self._metric_counts)
-                self._log_row(self.evaluate(), had_updates)
+                row = self.evaluate()
+                # Only once it is done: an evaluation the env failed is done again.
+                schedule.evaluated(self.counts)
+                self._log_row(row, had_updates)
             self._safe_point(evaluated)
 
     def _safe_point(self, evaluated: bool = False) -> None:

@@ -85,6 +85,9 @@ COMMON_RULES: dict[str, dict[str, str]] = {
         "channels": "int >= 1",  # the CNN embedder's (configs/vis_models/cnn_default.py)
         "kernel_size": "int >= 1",
         "stride": "int >= 1",
+        # the CNN embedder's vector part: entries observed beside the image (MiniGrid's
+        # direction, memrl/nets/history.py)
+        "vector_hidden_size": "int >= 1",
     },
 }
 SEQ_MODEL_LEAVES = "model.seq_model_config."  # where config_seq holds the model's own leaves

@@ -323,3 +323,19 @@ print("IMPORTED", sorted(m for m in sys.modules if m.startswith(heavy)))
     assert "IMPORTED []" in proc.stdout, proc.stdout.splitlines()[-1]
     assert (tmaze / "plots" / "aggregation_tmaze_passive.png").exists()
     assert (bullet / "plots" / "figure8.png").exists()
+
+
+def test_a_folder_mixing_discrete_and_continuous_runs_draws_each_kind(tmp_path, capsys):
+    """T-Maze lengths (numbers) beside PyBullet robots and gymnasium ids (names) in one table:
+    each task gets its curves, T-Maze its score-vs-length plot too."""
+    root = tmp_path / "logs"
+    for seed in range(2):
+        for length in (4, 8):
+            write_run(root, "tmaze_passive", length, "lstm", seed, plateau_curve(0.5, seed))
+        write_run(root, "pomdp/bullet_p", "hopper", "lstm", seed,
+                  1000 * plateau_curve(0.5, seed), algo="td3")
+    out = tmp_path / "figs"
+    assert main([str(root), "--out", str(out), "--reps", "100"]) == 0, capsys.readouterr().err
+    names = {p.name for p in out.iterdir()}
+    assert {"curves_tmaze_passive.png", "aggregation_tmaze_passive.png",
+            "curves_pomdp_bullet_p.png", "scores.csv"} <= names

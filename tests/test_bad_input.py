@@ -53,7 +53,9 @@ TRAIN_CASES = [
     ("lstm_default", "--config_rl.discount 0", "config_rl.discount"),
     ("lstm_default", "--config_rl.init_eps nan", "config_rl.init_eps"),
     ("lstm_default", "--config_rl.tau 1.5", "config_rl.tau"),
-    ("lstm_default", "--config_rl.tau 0", "target networks at their first weights"),
+    ("lstm_default", "--config_rl.tau 0", ("config_rl.tau must be a number in (0, 1], got 0.0 "
+                                          "(0 would leave the target networks at their first "
+                                          "weights")),
     ("lstm_default", "--config_rl.critic_lr 0", "config_rl.critic_lr"),
     ("lstm_default", "--config_rl.critic_lr inf", "config_rl.critic_lr"),
     ("lstm_default", "--config_rl.replay_buffer_num_episodes 0",
@@ -276,6 +278,7 @@ SWEEP_CASES = [
     (["--workers", "0"], "--workers"),
     (["--threads_per_run", "0"], "--threads_per_run"),
     (["--out", "{tmp}/a_file"], "a_file is a file"),
+    (["--tasks", "gym"], "--tasks gym has no variants of its own: name them with --variants"),
 ]
 
 

@@ -1,11 +1,16 @@
 """Any gymnasium env as a task: the adapter, POMDP occlusion (the eight PyBullet tasks and the
 sanity tasks against their full observation), episodes of different lengths in one batch
-through the collector and replay, clear errors for what memrl cannot run, and end-to-end runs
-on gymnasium's own CartPole with velocities hidden."""
+through the collector and replay, clear errors for what memrl cannot run, end-to-end runs
+on gymnasium's own CartPole with velocities hidden, and a user's own env class (module:Class)
+with wrappers, evaluated, drawn and resumed by the command line alone."""
 
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
+import textwrap
 
 import gymnasium as gym
 import numpy as np
@@ -149,18 +154,27 @@ def _compare_with_full(full_id, pomdp_id, indices):
 
 
 @pytest.mark.parametrize("make_env, message", [
-    (lambda: gym.make("Blackjack-v1"), "Box observations"),
-    (lambda: gym.wrappers.TimeLimit(_DictObs(), 10), "Box observations"),
+    (lambda: gym.wrappers.TimeLimit(_TextObs(), 10), "observation entry 'note' is a Text"),
     (lambda: gym.make("CartPole-v1").unwrapped, "no time limit"),
-    (lambda: gym.wrappers.TimeLimit(_MultiDiscreteActs(), 10), "Discrete or Box"),
+    (lambda: gym.wrappers.TimeLimit(_MultiDiscreteActs(), 10), "Discrete or one-dimensional"),
 ])
 def test_unsupported_envs_are_refused_clearly(make_env, message):
     with pytest.raises(UnsupportedEnvError, match=message):
         GymEnv(make_env, 1, 0)
 
 
-class _DictObs(gym.Env):
-    observation_space = gym.spaces.Dict({"x": gym.spaces.Box(0, 1, (2,))})
+def test_tuple_observations_are_one_hots_and_the_time_limit_can_be_given():
+    """Blackjack observes Tuple(Discrete(32), Discrete(11), Discrete(2)) and has no time
+    limit of its own."""
+    env = GymEnv(lambda: gym.make("Blackjack-v1"), 2, seed=0, max_episode_steps=10)
+    obs = env.reset()
+    assert obs.shape == (2, 32 + 11 + 2) and obs.dtype == np.float32
+    assert (obs.sum(axis=1) == 3).all() and env.max_episode_steps == 10
+
+
+class _TextObs(gym.Env):
+    observation_space = gym.spaces.Dict({"x": gym.spaces.Box(0, 1, (2,)),
+                                         "note": gym.spaces.Text(8)})
     action_space = gym.spaces.Discrete(2)
 
 
@@ -196,6 +210,15 @@ def test_cartpole_with_velocities_hidden_runs_end_to_end_with_dqn(tmp_path, caps
 
 @pytest.mark.parametrize("args, message", [
     (("--config_env.env_id", "NoSuchEnv-v3"), "not a registered gymnasium id"),
+    (("--config_env.env_id", "no_such_module:Env-v0"), "no module named 'no_such_module'"),
+    (("--config_env.env_id", "popgym-NoSuch-v0"), "not a registered gymnasium id"),
+    (("--config_env.env_id", "CartPole-v1", "--config_env.wrappers", "gymnasium.wrappers"),
+     "write module:Callable"),
+    (("--config_env.env_id", "CartPole-v1", "--config_env.wrappers",
+      "gymnasium.wrappers:NoSuchWrapper"), "gymnasium.wrappers has no NoSuchWrapper"),
+    (("--config_env.env_id", "CartPole-v1", "--config_env.wrappers",
+      "('gymnasium.wrappers:TimeAwareObservation(flatten=1, no_such_argument=2)',)"),
+     "raised TypeError"),
     (("--config_env.env_id", "CartPole-v1", "--config_env.obs_indices", "(0, 7)"),
      "obs_indices"),
     (("--config_env.env_id", "Pendulum-v1"), "dqn needs a Discrete action space"),
@@ -216,3 +239,108 @@ def test_pixel_observations_need_a_cnn_config(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "_cnn seq config" in err and "\n" not in err
     assert ROOT.is_dir() and not any(tmp_path.iterdir())
+
+
+USER_MODULE = textwrap.dedent('''
+    """A user's own env and wrapper, in a file beside which memrl runs."""
+    import gymnasium as gym
+    import numpy as np
+
+
+    class Recall(gym.Env):
+        """A cue (0 or 1) at t = 0, then blanks; at t = 3 the action that matches the cue
+        pays 1. Observes Dict(cue: Discrete(3) with 2 = blank, t: Box)."""
+
+        observation_space = gym.spaces.Dict({"cue": gym.spaces.Discrete(3),
+                                             "t": gym.spaces.Box(0, 3, (1,), np.float32)})
+        action_space = gym.spaces.Discrete(2)
+        metadata = {"render_modes": ["rgb_array"]}
+
+        def __init__(self, render_mode=None):
+            self.render_mode = render_mode
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t, self.cue = 0, int(self.np_random.integers(2))
+            return self._obs(), {}
+
+        def step(self, action):
+            self.t += 1
+            reward = float(action == self.cue) if self.t == 3 else 0.0
+            return self._obs(), reward, self.t == 3, False, {"is_success": reward > 0}
+
+        def _obs(self):
+            return {"cue": self.cue if self.t == 0 else 2,
+                    "t": np.array([self.t], np.float32)}
+
+        def render(self):
+            return np.full((4, 6, 3), 80 * self.t, np.uint8)
+
+
+    def scale_time(env, factor=1.0):
+        """A wrapper with a keyword argument: t observed times `factor`."""
+        def scaled(obs):
+            return {**obs, "t": obs["t"] * np.float32(factor)}
+        return gym.wrappers.TransformObservation(env, scaled, env.observation_space)
+''')
+
+
+def _cli(*args, cwd):
+    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "memrl.cli", *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_a_users_env_class_with_a_wrapper_is_trained_evaluated_drawn_and_resumed(tmp_path):
+    """env_id my_envs:Recall names a class in my_envs.py in the folder memrl runs in; every
+    later command rebuilds it, and its wrapper, from config.json alone."""
+    (tmp_path / "my_envs.py").write_text(USER_MODULE)
+    run_dir = tmp_path / "run"
+    done = _cli("train", "--config_env", ROOT / "configs/envs/gym.py",
+                "--config_env.env_id", "my_envs:Recall", "--config_env.max_episode_steps", "3",
+                "--config_env.wrappers", "('my_envs:scale_time(factor=0.5)',)",
+                "--config_env.eval_interval", "10", "--config_env.eval_episodes", "4",
+                "--config_rl", ROOT / "configs/rl/dqn_default.py",
+                "--config_seq", ROOT / "configs/seq_models/lstm_default.py",
+                "--batch_size", "8", "--train_episodes", "20", "--start_training", "2",
+                "--threads", "1", "--run_dir", run_dir, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"my_envs:scale_time(factor=0.5)"' in (run_dir / "config.json").read_text()
+    with open(run_dir / "progress.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(row["success"] != "nan" for row in rows)
+
+    gif = tmp_path / "recall.gif"
+    played = _cli("eval", run_dir, "--render", gif, cwd=tmp_path)
+    assert played.returncode == 0, played.stderr[-2000:]
+    assert "4 greedy episodes" in played.stdout and "success" in played.stdout
+    assert "(return" in played.stdout and gif.stat().st_size > 0
+
+    (run_dir / "summary.json").unlink()  # as if it had been stopped after its last checkpoint
+    resumed = _cli("train", "--resume", run_dir, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (run_dir / "summary.json").exists()
+    elsewhere = _cli("eval", run_dir, cwd=ROOT)  # my_envs.py is not importable from there
+    assert elsewhere.returncode == 2
+    assert "no module named 'my_envs'; install it, or run memrl from the folder that holds " \
+        "my_envs.py" in elsewhere.stderr
+
+
+def test_pybullet_and_gymnasium_envs_draw_for_eval_render():
+    from ml_collections import ConfigDict
+
+    from memrl import envs
+
+    require_pybullet()
+    bullet = ConfigDict({"env_type": "pomdp/bullet_v", "env_name": "hopper"})
+    cartpole = ConfigDict({"env_type": "gym", "env_id": "CartPole-v1", "obs_indices": (),
+                           "max_episode_steps": 0})
+    for config in (bullet, cartpole):
+        env = envs.make(config, 1, 0, drawing=True)
+        env.reset()
+        frame = env.render(0)
+        assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+        plain = envs.make(config, 1, 0)  # training copies do not draw (a frame a step)
+        plain.reset()
+        with pytest.raises(NotImplementedError, match="draws nothing"):
+            plain.render(0)

@@ -223,3 +223,27 @@ def test_trainer_collects_in_train_mode_and_evaluates_in_eval_mode(tmp_path):
         assert calls and all(training for training, _ in calls)
     finally:
         trainer.close()
+
+
+@pytest.mark.parametrize("scheme", ["orthogonal", "fanin", "torch"])
+def test_vector_part_beside_an_image_follows_the_obs_embedders_rule(scheme):
+    """A Dict of an image and a vector (MiniGrid's image and direction): the vector part's
+    Linear starts as the observation embedder's dense layers do under the scheme."""
+    import gymnasium as gym
+
+    from memrl.nets.history import HistoryEncoder
+
+    run = parse_train_args(seed_command("visual_match", "sacd_default", "lstm_cnn"))
+    image_shape = (3, 5, 5)
+    torch.manual_seed(0)
+    encoder = HistoryEncoder(run.config_seq.model, 3 * 5 * 5 + 4, gym.spaces.Discrete(3),
+                             max_seq_len=10, image_shape=image_shape)
+    encoder.initialise(scheme)
+    layer = encoder.vector_embedder[0]
+    assert layer.in_features == 4
+    if scheme == "orthogonal":
+        assert is_orthogonal(layer.weight) and torch.all(layer.bias == 0)
+    else:  # PyTorch's default, as the obs embedder's dense layers keep
+        bound = 1.0 / np.sqrt(layer.in_features)
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() > 0
+        assert not is_orthogonal(layer.weight)

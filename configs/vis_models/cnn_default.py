@@ -13,4 +13,7 @@ def get_config() -> ConfigDict:
     config.channels = (8, 16)  # one conv + ReLU per entry
     config.kernel_size = 2
     config.stride = 1
+    # Observations with vector entries beside the image (MiniGrid's direction): one Linear +
+    # ReLU to this size, concatenated after the image's embedding. Unused for pixels alone.
+    config.vector_hidden_size = 32
     return config

@@ -174,6 +174,9 @@ def plot_aggregation(scores: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     for env_type, task in scores.groupby("env_type", sort=True):
         if env_type in TASKS and TASKS[env_type].plot != "aggregation":
             continue
+        # Numbers here, whatever the column holds: scores of tasks whose variants are names
+        # (robots, env ids) make it an object column.
+        task = task.assign(L=pd.to_numeric(task["L"]))
         fig, ax = plt.subplots(figsize=(5, 3.8))
         for label, rows in sorted(task.groupby("model"), key=lambda item: model_order(item[0])):
             rows = rows.sort_values("L")

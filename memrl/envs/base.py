@@ -9,8 +9,9 @@ observation). Copies may end at different steps; what `step` does to a copy afte
 ended is up to the env, and the collector ignores it until the next `reset()`. No episode lasts
 longer than `max_episode_steps`.
 
-Spaces are gymnasium's: `observation_space` is a Box (vectors, or flattened uint8 pixels with
-`image_shape` set), `action_space` a Discrete or a Box, both for ONE copy. Our own games are
+Spaces are gymnasium's: `observation_space` is a flat Box (float vectors; uint8 pixels with
+`image_shape` set; or, from a gymnasium Dict of an image and more, float32 image bytes followed
+by vector entries, envs/obs_layout.py), `action_space` a Discrete or a Box, both for ONE copy. Our own games are
 numpy code over all N copies at once (no per-copy Python loop); `GymEnv` (gym_adapter.py)
 wraps any gymnasium environment. `SingleEnv` below is the other direction: one copy of a
 batched core as a plain gymnasium environment, so `gymnasium.make("memrl/...")` and the
@@ -32,7 +33,8 @@ class BatchedEnv(abc.ABC):
     """N environments of one task stepped as arrays.
 
     Subclasses set in `__init__`: num_envs, observation_space and action_space (of one copy),
-    max_episode_steps, and image_shape ((C, H, W) of the flattened pixel observation, or None)
+    max_episode_steps, and image_shape ((C, H, W) of the pixels the flat observation starts
+    with, or None)
     and own the source of their randomness, seeded from `seed`, with `get_state`/`set_state`
     saving it between episodes so that a resumed run continues the same streams.
     """

@@ -2,15 +2,23 @@
 
 `GymEnv` steps N copies of a gymnasium env with `gymnasium.vector.SyncVectorEnv` and presents
 them as a `BatchedEnv`. What memrl needs from the env is made explicit here, once:
-- observations: a Box. Vectors are cast to float32 (as the paper's code casts them);
-  `obs_indices` keeps only some of them, which is how a fully observed task becomes a POMDP
-  (e.g. CartPole without its velocities). Images (H, W, C) uint8 are turned channel-first and
-  flattened, with `image_shape` set, so the CNN embedders take them.
+- observations: any space obs_layout.py encodes (Box, Discrete, MultiDiscrete, MultiBinary,
+  Dict and Tuple of them), as one flat array per step: uint8 pixels alone, or float32 (image
+  bytes first, then the vector entries). Applied in this order: the env's own wrappers
+  (config_env.wrappers), `obs_keys` (the Dict or Tuple entries kept), the encoding, then
+  `obs_indices` (the entries of the flat vector kept), which is how a fully observed task
+  becomes a POMDP (e.g. CartPole without its velocities).
 - actions: Discrete, or a one-dimensional bounded Box, rescaled to [-1, 1] (the agents act in
   [-1, 1], as the paper's code rescales every env).
-- a time limit (`max_episode_steps` from the env's registration, or given): episodes cut by it
-  are `truncated` and bootstrap; true ends (the robot fell) are `terminated`.
+- a time limit: `max_episode_steps` as given, else the env's registered one, else the one the
+  env states itself (LIMIT_ATTRIBUTES: MiniGrid's, POPGym's). Episodes cut by it are
+  `truncated` and bootstrap; true ends (the robot fell) are `terminated`.
 Anything else is refused with one line saying what to do.
+
+The env boundary is checked: each copy is probed with one reset and one step when it is built
+(a broken env is refused before a run writes anything), and every reset and step after that
+must give observations that fit the space and finite observations and rewards. What goes wrong
+there is an `EnvError` naming the env, the step and the fault, whatever the env raised.
 
 Copies may end at different steps. The vector env runs in gymnasium's next-step autoreset
 mode: a copy that ended restarts on its next step; the collector has stopped recording it
@@ -30,10 +38,16 @@ import gymnasium as gym
 import numpy as np
 
 from memrl.envs.base import BatchedEnv, StepResult
+from memrl.envs.gym_source import UnsupportedEnvError, describe
+from memrl.envs.obs_layout import FlatObservation, ObservationError
+
+# Attributes by which envs that register no time limit state their longest episode.
+LIMIT_ATTRIBUTES = ("max_steps", "max_episode_length")  # MiniGrid's, POPGym's
 
 
-class UnsupportedEnvError(ValueError):
-    """A gymnasium env memrl cannot run as it is; the message says what to change."""
+class EnvError(RuntimeError):
+    """The env failed while a run played it (raised, or returned what its spaces forbid);
+    the message names the env, the step and what was wrong."""
 
 
 class ObservationSubset(gym.ObservationWrapper):
@@ -56,27 +70,11 @@ class ObservationSubset(gym.ObservationWrapper):
         return observation[self.indices]
 
 
-class ChannelFirstFlat(gym.ObservationWrapper):
-    """(H, W, C) uint8 images -> flattened (C, H, W), as our CNN embedders read pixels."""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        h, w, c = env.observation_space.shape
-        self.image_shape = (c, h, w)
-        self.observation_space = gym.spaces.Box(0, 255, (c * h * w,), dtype=np.uint8)
-
-    def observation(self, observation: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(observation.transpose(2, 0, 1)).reshape(-1)
-
-
-def prepare(env: gym.Env, obs_indices: Sequence[int] | None = None) -> gym.Env:
+def prepare(env: gym.Env, obs_indices: Sequence[int] | None = None,
+            obs_keys: Sequence[str | int] | None = None, name: str | None = None) -> gym.Env:
     """Check the spaces of a gymnasium env and wrap it as memrl runs it (see module doc)."""
-    name = env.spec.id if env.spec else type(env.unwrapped).__name__
-    obs_space, action_space = env.observation_space, env.action_space
-    if not isinstance(obs_space, gym.spaces.Box):
-        raise UnsupportedEnvError(
-            f"{name} observes {obs_space}; memrl takes Box observations (flatten a Dict or "
-            "Tuple space with gymnasium.wrappers.FlattenObservation in an env you register)")
+    name = name or (env.spec.id if env.spec else type(env.unwrapped).__name__)
+    action_space = env.action_space
     if isinstance(action_space, gym.spaces.Box):
         if len(action_space.shape) != 1:
             raise UnsupportedEnvError(f"{name} acts in {action_space}; memrl takes "
@@ -89,19 +87,14 @@ def prepare(env: gym.Env, obs_indices: Sequence[int] | None = None) -> gym.Env:
                 warnings.filterwarnings("ignore", message=".*precision lowered by casting")
                 env = gym.wrappers.RescaleAction(env, np.float32(-1), np.float32(1))
     elif not isinstance(action_space, gym.spaces.Discrete):
-        raise UnsupportedEnvError(f"{name} acts in {action_space}; memrl's agents take "
-                                  "Discrete or Box action spaces")
-    if len(obs_space.shape) == 3 and obs_space.dtype == np.uint8:
-        if obs_indices:
-            raise UnsupportedEnvError(f"{name} observes images; obs_indices applies to "
-                                      "vector observations")
-        return ChannelFirstFlat(env)
-    if len(obs_space.shape) != 1:
-        raise UnsupportedEnvError(f"{name} observes {obs_space}; memrl takes vectors or "
-                                  "(H, W, C) uint8 images")
-    if obs_space.dtype != np.float32:
-        env = gym.wrappers.DtypeObservation(env, np.float32)
+        raise UnsupportedEnvError(
+            f"{name} acts in {action_space}; memrl's agents take Discrete or one-dimensional "
+            "Box actions: map it to one with a wrapper (--config_env.wrappers)")
+    env = FlatObservation(env, name, obs_keys)
     if obs_indices:
+        if env.image_shape is not None:
+            raise UnsupportedEnvError(f"{name} observes images; obs_indices applies to "
+                                      "vector observations (pick Dict entries with obs_keys)")
         env = ObservationSubset(env, list(obs_indices))
     return env
 
@@ -137,8 +130,8 @@ def _flush_c_stdout() -> None:
 class GymEnv(BatchedEnv):
     """`num_envs` copies of the env that `make_env()` builds, run as one batch.
 
-    `make_env` returns a plain gymnasium env; `prepare` checks and wraps each copy.
-    `max_episode_steps` defaults to the env's registered time limit.
+    `make_env` returns a plain gymnasium env; `prepare` checks and wraps each copy, and one
+    copy is probed (see module doc). `name` is how messages call the env (config_env.env_id).
     """
 
     def __init__(
@@ -148,46 +141,88 @@ class GymEnv(BatchedEnv):
         seed: int | None = None,
         obs_indices: Sequence[int] | None = None,
         max_episode_steps: int | None = None,
+        obs_keys: Sequence[str | int] | None = None,
+        name: str | None = None,
     ):
         self.num_envs = num_envs
         with quiet_stdout():
             self.vector = gym.vector.SyncVectorEnv(
-                [lambda: prepare(make_env(), obs_indices)] * num_envs,
+                [lambda: prepare(make_env(), obs_indices, obs_keys, name)] * num_envs,
                 autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
             )
         first = self.vector.envs[0]
-        limit = max_episode_steps or (first.spec.max_episode_steps if first.spec else None)
+        self.name = name or (first.spec.id if first.spec else type(first.unwrapped).__name__)
+        limit = max_episode_steps or (first.spec.max_episode_steps if first.spec else None) \
+            or _stated_limit(first.unwrapped)
         if not limit:
             raise UnsupportedEnvError(
-                f"{first.spec.id if first.spec else first} has no time limit; set "
-                "config_env.max_episode_steps (every memrl episode has a longest length)")
+                f"{self.name} has no time limit; set config_env.max_episode_steps (every memrl "
+                "episode has a longest length)")
         self.max_episode_steps = int(limit)
         self.observation_space = first.observation_space
         self.action_space = first.action_space
-        self.image_shape = getattr(first, "image_shape", None)
+        self.image_shape = first.get_wrapper_attr("image_shape")
         self._seed = seed
+        self._step = 0  # steps since the last reset, for messages
         self.rng = np.random.default_rng(seed)  # unused by the env; kept for the contract
+        self._probe(first)
+
+    def _probe(self, env: gym.Env) -> None:
+        """One reset and one random step of copy 0, so a broken env is refused when it is
+        built (the first real reset re-seeds it, or all copies start afresh anyway)."""
+        for stage in ("its first reset", "its first step"):
+            try:
+                with quiet_stdout():
+                    if stage == "its first reset":
+                        obs, _ = env.reset(seed=self._seed)
+                        reward = 0.0
+                    else:
+                        env.action_space.seed(0)
+                        obs, reward, *_ = env.step(env.action_space.sample())
+                problem = _nonfinite(np.asarray(obs)[None], np.asarray([reward], np.float64))
+            except Exception as err:
+                raise UnsupportedEnvError(f"{self.name}: {stage}: {_fault(err)}") from err
+            if problem:
+                raise UnsupportedEnvError(f"{self.name}: {stage}: {problem}")
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         seed = seed if seed is not None else self._seed
         self._seed = None  # gymnasium seeds once; later resets continue each copy's stream
+        self._step = 0
         with quiet_stdout():
-            obs, _ = self.vector.reset(seed=seed)
+            obs, _ = self._checked("reset", lambda: self.vector.reset(seed=seed))
         return obs
 
     def step(self, actions: np.ndarray) -> StepResult:
-        obs, reward, terminated, truncated, info = self.vector.step(actions)
+        self._step += 1
+        obs, reward, terminated, truncated, info = self._checked(
+            f"step {self._step} of its episodes", lambda: self.vector.step(actions))
         out: dict[str, np.ndarray] = {}
         if "is_success" in info:
             out["success"] = np.asarray(info["is_success"], dtype=bool)
         return (obs, np.asarray(reward, dtype=np.float32), np.asarray(terminated, dtype=bool),
                 np.asarray(truncated, dtype=bool), out)
 
+    def _checked(self, where: str, call: Callable[[], tuple]) -> tuple:
+        """`call()`, with whatever the env raises or returns non-finite as an EnvError."""
+        try:
+            result = call()
+        except Exception as err:
+            raise EnvError(f"env {self.name}, {where}: {_fault(err)}") from err
+        rewards = result[1] if len(result) == 5 else np.zeros(self.num_envs)
+        problem = _nonfinite(result[0], np.asarray(rewards, dtype=np.float64))
+        if problem:
+            raise EnvError(f"env {self.name}, {where}: {problem}")
+        return result
+
     def render(self, index: int = 0) -> np.ndarray:
-        frame = self.vector.envs[index].render()
+        try:
+            frame = self.vector.envs[index].render()
+        except Exception as err:  # a missing drawing library, say
+            raise EnvError(f"env {self.name} could not draw itself: {describe(err)}") from err
         if frame is None:
-            raise NotImplementedError("this gymnasium env was not made with "
-                                      "render_mode='rgb_array'")
+            raise NotImplementedError(f"{self.name} draws nothing in render_mode "
+                                      f"{self.vector.envs[index].render_mode!r}")
         return np.asarray(frame, dtype=np.uint8)
 
     def close(self) -> None:
@@ -204,3 +239,34 @@ class GymEnv(BatchedEnv):
         for env, copy_state in zip(self.vector.envs, state["copies"]):
             env.unwrapped.np_random.bit_generator.state = copy_state
         self._seed = state["pending_seed"]
+
+
+def _stated_limit(env: gym.Env) -> int | None:
+    """The longest episode an env states by one of LIMIT_ATTRIBUTES, if any."""
+    for attribute in LIMIT_ATTRIBUTES:
+        value = getattr(env, attribute, None)
+        if isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0:
+            return int(value)
+    return None
+
+
+def _fault(err: Exception) -> str:
+    """What an env raised, in one line (an observation that does not fit its space says so)."""
+    if isinstance(err, (ObservationError, UnsupportedEnvError)):
+        return str(err)
+    return f"raised {describe(err)}"
+
+
+def _nonfinite(obs: np.ndarray, rewards: np.ndarray) -> str | None:
+    """Which copy's observation or reward is NaN or inf, or None."""
+    bad_rewards = ~np.isfinite(rewards)
+    if bad_rewards.any():
+        copy = int(np.flatnonzero(bad_rewards)[0])
+        return f"reward {rewards[copy]} (copy {copy})"
+    if obs.dtype.kind == "f":
+        bad = ~np.isfinite(obs.reshape(len(obs), -1))
+        if bad.any():
+            copy, entry = (int(i[0]) for i in np.nonzero(bad))
+            return (f"entry {entry} of the flattened observation is "
+                    f"{obs.reshape(len(obs), -1)[copy, entry]} (copy {copy})")
+    return None

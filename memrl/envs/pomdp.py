@@ -9,16 +9,21 @@ tasks `memrl/Pendulum-{P,V}-v0` and `memrl/CartPole-{P,V}-v0`.
 
 The builders of three task records (memrl/tasks.py): `pomdp/bullet_p` and `pomdp/bullet_v`
 (config_env.env_name: ant, cheetah, hopper or walker), and `gym` (config_env.env_id: any
-registered gymnasium id, with optional config_env.obs_indices).
+gymnasium id, `module:env_id` or `module:Class`, with optional config_env.wrappers, obs_keys
+and obs_indices; gym_source.py and gym_adapter.py say how each is read). Each has a twin
+`*_drawing` builder whose copies draw themselves (render_mode="rgb_array", for `memrl eval
+--render`), named by the records' `drawing_builder`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 
 import gymnasium as gym
 from ml_collections import ConfigDict
 
+from memrl.envs import gym_source
 from memrl.envs.gym_adapter import GymEnv, ObservationSubset, prepare, quiet_stdout
 
 # robot -> (PyBullet id, -P indices, -V indices). Observation layout of these robots: z, sin
@@ -60,12 +65,13 @@ def require_pybullet() -> None:
         import pybullet_envs_gymnasium  # noqa: F401
 
 
-def make_occluded(base_id: str, indices: tuple[int, ...], bullet: bool = False) -> gym.Env:
+def make_occluded(base_id: str, indices: tuple[int, ...], bullet: bool = False,
+                  render_mode: str | None = None) -> gym.Env:
     """The gymnasium env `base_id` observing only `indices`."""
     if bullet:
         require_pybullet()
     with quiet_stdout():
-        env = gym.make(base_id)
+        env = gym.make(base_id, render_mode=render_mode)
     return ObservationSubset(env, indices)
 
 
@@ -92,36 +98,42 @@ def register_pomdps() -> None:
 
 # --- the task records' builders (memrl/tasks.py) ---------------------------------------------
 
-def _bullet_builder(suffix: str):
+def _bullet_builder(suffix: str, render_mode: str | None = None):
     def make(cfg: ConfigDict, num_envs: int, seed: int | None) -> GymEnv:
         name = BULLET_ROBOTS[cfg.env_name][1]
         require_pybullet()
-        return GymEnv(lambda: gym.make(f"memrl/{name}-{suffix}-v0"), num_envs, seed)
+        kwargs = {"render_mode": render_mode} if render_mode else {}
+        return GymEnv(lambda: gym.make(f"memrl/{name}-{suffix}-v0", **kwargs), num_envs, seed)
     return make
 
 
 make_bullet_p = _bullet_builder("P")
 make_bullet_v = _bullet_builder("V")
+make_bullet_p_drawing = _bullet_builder("P", render_mode="rgb_array")
+make_bullet_v_drawing = _bullet_builder("V", render_mode="rgb_array")
 
 
 def env_id_of(cfg: ConfigDict) -> str:
-    """config_env.env_id, once gymnasium knows it."""
-    env_id = cfg.env_id
-    try:
-        gym.spec(env_id)
-    except gym.error.Error as err:
-        raise ValueError(f"config_env.env_id {env_id!r} is not a registered gymnasium id "
-                         f"({err}); e.g. CartPole-v1, Pendulum-v1, memrl/HopperBLT-V-v0") \
-            from None
-    return env_id
+    """config_env.env_id, once the env it names can be found (its module imported)."""
+    gym_source.resolve(cfg.env_id)
+    return cfg.env_id
 
 
-def make_gym(cfg: ConfigDict, num_envs: int, seed: int | None) -> GymEnv:
-    env_id = env_id_of(cfg)
-    limit = cfg.get("max_episode_steps") or None
-    return GymEnv(lambda: gym.make(env_id), num_envs, seed,
-                  obs_indices=tuple(cfg.obs_indices) or None, max_episode_steps=limit)
+def make_gym(cfg: ConfigDict, num_envs: int, seed: int | None,
+             render_mode: str | None = None) -> GymEnv:
+    source = gym_source.resolve(cfg.env_id)
+    # Leaves added after the first gym runs: their config.json lacks them.
+    wrappers = [gym_source.parse_wrapper(text) for text in cfg.get("wrappers", ())]
+    kwargs = {"render_mode": render_mode} if render_mode else {}
+    return GymEnv(lambda: gym_source.build(source, wrappers, **kwargs), num_envs, seed,
+                  obs_indices=tuple(cfg.obs_indices) or None,
+                  max_episode_steps=cfg.get("max_episode_steps") or None,
+                  obs_keys=tuple(cfg.get("obs_keys", ())) or None, name=cfg.env_id)
 
 
-__all__ = ["BULLET_ROBOTS", "CLASSIC", "env_id_of", "make_bullet_p", "make_bullet_v", "make_gym",
-           "prepare", "register_pomdps"]
+make_gym_drawing = partial(make_gym, render_mode="rgb_array")
+
+
+__all__ = ["BULLET_ROBOTS", "CLASSIC", "env_id_of", "make_bullet_p", "make_bullet_p_drawing",
+           "make_bullet_v", "make_bullet_v_drawing", "make_gym", "make_gym_drawing", "prepare",
+           "register_pomdps"]

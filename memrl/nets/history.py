@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import torch
 from ml_collections import ConfigDict
@@ -17,7 +19,9 @@ class HistoryEncoder(nn.Module):
     """Maps histories to hidden states: (obs, prev_actions, prev_rewards) (T, B, ...) -> (T, B, H).
 
     `model_cfg` is config_seq.model; `image_shape` is set for pixel tasks (then the observation
-    embedder must be a CNN).
+    embedder must be a CNN). An observation longer than the image holds vector entries after
+    the image bytes (a Dict of an image and more, envs/obs_layout.py): those get their own
+    Linear + ReLU of `observ_embedder.vector_hidden_size`, concatenated after the CNN's.
     """
 
     def __init__(
@@ -30,6 +34,7 @@ class HistoryEncoder(nn.Module):
     ):
         super().__init__()
         obs_cfg = model_cfg.observ_embedder
+        self.vector_embedder: LinearReLU | None = None
         if obs_cfg.name == "cnn":
             if image_shape is None:
                 raise ValueError(
@@ -40,6 +45,15 @@ class HistoryEncoder(nn.Module):
                 image_shape, obs_cfg.hidden_size, tuple(obs_cfg.channels),
                 obs_cfg.kernel_size, obs_cfg.stride,
             )
+            self.image_size = math.prod(image_shape)
+            vector_size = obs_size - self.image_size
+            if vector_size:
+                if not obs_cfg.get("vector_hidden_size"):
+                    raise ValueError(
+                        "the task observes vector entries beside its image; set "
+                        "config_seq.model.observ_embedder.vector_hidden_size (as the *_cnn "
+                        "configs do) to embed them")
+                self.vector_embedder = LinearReLU(vector_size, obs_cfg.vector_hidden_size)
         elif obs_cfg.name == "mlp":
             if image_shape is not None:
                 raise ValueError(
@@ -56,6 +70,8 @@ class HistoryEncoder(nn.Module):
         self.action_embedder = ActionEmbedder(action_space, action_size) if action_size else None
         self.reward_embedder = LinearReLU(1, reward_size) if reward_size else None
         input_size = obs_cfg.hidden_size + action_size + reward_size
+        if self.vector_embedder is not None:
+            input_size += obs_cfg.vector_hidden_size
         self.seq_model = build_seq_model(model_cfg.seq_model_config, input_size, max_seq_len)
         self.hidden_size = self.seq_model.hidden_size
 
@@ -63,7 +79,11 @@ class HistoryEncoder(nn.Module):
         self, obs: torch.Tensor, prev_actions: torch.Tensor, prev_rewards: torch.Tensor
     ) -> torch.Tensor:
         # Pixels stay uint8 until the CNN scales them; vector observations are cast here.
-        parts = [self.obs_embedder(obs if self._is_cnn else obs.float())]
+        if self.vector_embedder is not None:  # image bytes, then vector entries (float32)
+            parts = [self.obs_embedder(obs[..., :self.image_size]),
+                     self.vector_embedder(obs[..., self.image_size:])]
+        else:
+            parts = [self.obs_embedder(obs if self._is_cnn else obs.float())]
         if self.action_embedder is not None:
             parts.append(self.action_embedder(prev_actions))
         if self.reward_embedder is not None:
@@ -71,9 +91,11 @@ class HistoryEncoder(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def initialise(self, scheme: str) -> None:
-        """Start as config_rl.init_scheme says (memrl/nets/init.py): the embedders here, the
-        sequence model by its own rule."""
-        embedders = [self.obs_embedder, self.action_embedder, self.reward_embedder]
+        """Start as config_rl.init_scheme says (memrl/nets/init.py): the embedders here (the
+        vector part's beside an image too, by the observation embedder's rule), the sequence
+        model by its own rule."""
+        embedders = [self.obs_embedder, self.vector_embedder, self.action_embedder,
+                     self.reward_embedder]
         init_embedders([m for m in embedders if m is not None], scheme)
         self.seq_model.initialise(scheme)
 
