@@ -342,8 +342,8 @@ def cpu_model() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--original", default="",
-                        help="export of twni2016/Memory-RL main, set up as in "
-                             "/work/shared/original/README.md")
+                        help="export of twni2016/Memory-RL main with its own virtual "
+                             "environment (README, Fidelity)")
     parser.add_argument("--original_python", default="python",
                         help="the Python of the original's virtual environment")
     parser.add_argument("--memrl_python", default=sys.executable,
