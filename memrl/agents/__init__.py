@@ -29,8 +29,9 @@ ALGOS: dict[str, type[Agent]] = {
 # each algorithm names the ones it accepts (Agent.switches).
 SWITCHES: dict[str, str] = {
     "shared_encoder": "One sequence model for actor and critic",
-    "freeze_critic": "With --shared_encoder, the actor loss trains neither the critic nor "
-                     "the shared memory",
+    "freeze_critic": "With --shared_encoder, the actor loss cannot change the Q heads (sacd: "
+                     "nor the shared memory, as the paper's appendix C.1 describes; td3, sac: "
+                     "the memory still learns through the actor head's input)",
     "freeze_all": "With --shared_encoder, the actor loss trains only the actor head; implies "
                   "--freeze_critic",
 }
