@@ -185,7 +185,7 @@ def newest_checkpoint(path: Path) -> Path | None:
 
 def learning_rate_hint(run: RunConfig) -> str:
     """What to change after a non-finite loss, in the names of this run's algorithm."""
-    leaves = [f"--config_rl.{name}" for name in run.config_rl.keys()
+    leaves = [f"--config_rl.{name}" for name in run.config_rl
               if name == "lr" or name.endswith("_lr")]
     return (f"lower the learning rate ({' / '.join(leaves) or 'config_rl'}) or clip gradients "
             "(--config_seq.clip True)")
