@@ -245,13 +245,13 @@ def interval(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def fmt(mean: float, low: float, high: float, signed: bool = False) -> str:
-    f = "{:+.3g}" if signed else "{:.3g}"
+def fmt(mean: float, low: float, high: float, decimals: int, signed: bool = False) -> str:
+    f = f"{{:{'+' if signed else ''}.{decimals}f}}"
     return f"{f.format(mean)} [{f.format(low)}, {f.format(high)}]"
 
 
-def compare(memrl: list[dict], original: list[dict], key: str, worse_if_higher: bool
-            ) -> tuple[list[str], bool]:
+def compare(memrl: list[dict], original: list[dict], key: str, worse_if_higher: bool,
+            decimals: int) -> tuple[list[str], bool]:
     """Three table cells (memrl, original, memrl - original) for one metric, and whether
     memrl is significantly worse on it."""
     rng = np.random.default_rng(0)
@@ -264,12 +264,12 @@ def compare(memrl: list[dict], original: list[dict], key: str, worse_if_higher: 
             continue
         boot = bootstrap_means(values, rng)
         boots.append((values.mean(), boot))
-        texts.append(fmt(values.mean(), *interval(boot)))
+        texts.append(fmt(values.mean(), *interval(boot), decimals))
     if boots[0] is None or boots[1] is None:
         return texts + ["-"], False
     diff = boots[0][1] - boots[1][1]
     low, high = interval(diff)
-    texts.append(fmt(boots[0][0] - boots[1][0], low, high, signed=True))
+    texts.append(fmt(boots[0][0] - boots[1][0], low, high, decimals, signed=True))
     return texts, (low > 0) if worse_if_higher else (high < 0)
 
 
@@ -297,8 +297,8 @@ def report(args: argparse.Namespace) -> str:
                 if result is not None:
                     results[code][seed] = result
         m, o = list(results["memrl"].values()), list(results["original"].values())
-        solve, solve_worse = compare(m, o, "solve", worse_if_higher=True)
-        final, final_worse = compare(m, o, "final", worse_if_higher=False)
+        solve, solve_worse = compare(m, o, "solve", worse_if_higher=True, decimals=0)
+        final, final_worse = compare(m, o, "final", worse_if_higher=False, decimals=2)
         worse = [what for what, bad in (("episodes to solve", solve_worse),
                                         ("final return", final_worse)) if bad]
         if min(len(m), len(o)) < 2:
