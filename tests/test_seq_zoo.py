@@ -99,7 +99,9 @@ def test_step_matches_forward(name, n_layer, n_head, T, B, device):
     with torch.no_grad():
         whole, _ = model(inputs)
     stepped, _ = run_steps(model, inputs)
-    torch.testing.assert_close(stepped, whole, atol=1e-5, rtol=1e-5)
+    # 1e-4: float32 sums in another order (an AMD EPYC's kernels gave 2e-5 on mLSTM); a wrong
+    # state carried between steps differs by far more
+    torch.testing.assert_close(stepped, whole, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", MODELS)
