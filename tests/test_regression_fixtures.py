@@ -137,8 +137,8 @@ def _same(expected: str, actual: str) -> bool:
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_fixed_seed_run_gives_the_recorded_rows(tmp_path, name):
     if cpu_vendor() not in FIXTURE_SETS:
-        pytest.skip(f"no fixtures recorded on a {cpu_vendor()} CPU; record a set there with "
-                    f"python tests/test_regression_fixtures.py --write")
+        pytest.skip(f"no fixtures recorded on a {cpu_vendor()} CPU; add a folder for it to "
+                    f"FIXTURE_SETS and record it there with --write")
     with open(FIXTURES / f"{name}.csv", newline="") as f:
         expected = list(csv.DictReader(f))
     rows = run_rows(name, tmp_path)
@@ -157,6 +157,8 @@ def test_fixed_seed_run_gives_the_recorded_rows(tmp_path, name):
 
 
 def write_fixtures() -> None:
+    if cpu_vendor() not in FIXTURE_SETS:  # never overwrite another vendor's set
+        sys.exit(f"no fixture folder for a {cpu_vendor()} CPU: add one to FIXTURE_SETS first")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name in sorted(RUNS):
