@@ -12,7 +12,9 @@ everything after it in the run differs only because its inputs do.
     python bench/fp_fingerprint.py record sign_match_td3_shared_gpt intel.json.gz # machine B
     python bench/fp_fingerprint.py compare amd.json.gz intel.json.gz
 
-A record is a few hundred kB; recording takes a few times the fixture run's own time.
+A record (gzipped JSON) is 40-120 kB; recording takes about twice the fixture run's time. If
+compare names no op but says where inputs first differ, the op misbehaves only on later calls:
+record again with a larger --occurrences.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def _signature(func, args: tuple, kwargs: dict) -> str:
     return " ".join(parts)
 
 
-def record(name: str, out: Path) -> None:
+def record(name: str, out: Path, occurrences: int = OCCURRENCES) -> None:
     """Run fixture configuration `name` in this process and write its op record to `out`."""
     import tempfile
 
@@ -115,7 +117,7 @@ def record(name: str, out: Path) -> None:
             kwargs = kwargs or {}
             sig = _signature(func, args, kwargs)
             seen = calls.setdefault(sig, [])
-            record_this = len(seen) < OCCURRENCES
+            record_this = len(seen) < occurrences
             if record_this:
                 in_hash = _digest(_flat([_without_scratch_args(func, args), kwargs]))
             result = func(*args, **kwargs)
@@ -161,8 +163,11 @@ def _same_rows(want: list[dict], got: list[dict]) -> bool:
 
 
 def _load(path: Path) -> dict:
-    with gzip.open(path, "rt") as f:
-        return json.load(f)
+    try:
+        with gzip.open(path, "rt") as f:
+            return json.load(f)
+    except (OSError, EOFError, ValueError) as e:  # missing, not gzip, cut short, not JSON
+        raise SystemExit(f"{path}: not a record written by `fp_fingerprint.py record` ({e})")
 
 
 def compare(a_path: Path, b_path: Path) -> list[tuple[int, str]]:
@@ -198,10 +203,15 @@ def _parse() -> argparse.Namespace:
     r = sub.add_parser("record", help="run a fixture configuration and record its ops")
     r.add_argument("fixture", choices=sorted(RUNS))
     r.add_argument("out", type=Path)
+    r.add_argument("--occurrences", type=int, default=OCCURRENCES,
+                   help="calls recorded per op signature (default %(default)s)")
     c = sub.add_parser("compare", help="name the ops that differ between two records")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
-    return p.parse_args()
+    args = p.parse_args()
+    if args.command == "record" and args.occurrences < 1:
+        p.error(f"--occurrences must be at least 1, got {args.occurrences}")
+    return args
 
 
 if __name__ == "__main__":
@@ -209,7 +219,7 @@ if __name__ == "__main__":
     if args.command == "compare":
         compare(args.a, args.b)
     elif os.environ.get(_PINNED_MARK):
-        record(args.fixture, args.out)
+        record(args.fixture, args.out, args.occurrences)
     else:  # the pins act only when set before torch and MKL load: run again with them
         env = os.environ | PORTABLE_MATH | {_PINNED_MARK: "1"}
         os.execvpe(sys.executable, [sys.executable, *sys.argv], env)
