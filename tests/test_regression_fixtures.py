@@ -14,7 +14,8 @@ gives 4 of the 12 runs rows that differ from Intel's in the 5th-6th significant 
 (growing to a few percent in grad norms by the last rows), so each CPU vendor has its own set,
 recorded from the same code: tests/fixtures/regression/ (GenuineIntel) and
 tests/fixtures/regression/amd/ (AuthenticAMD, recorded at commit 728e7ef, which reproduces the
-Intel set on Intel).
+Intel set on Intel). bench/fp_fingerprint.py names the ops that compute differently on two
+machines; bench/fp_records/ holds the four AMD-specific runs' records to compare against.
 
     python tests/test_regression_fixtures.py --write     # re-record (only on purpose!)
 """
