@@ -2,6 +2,8 @@
 whose episodes end at different steps (some for good, some by a time limit), and the twin Q
 heads applied by hand."""
 
+import csv
+
 import numpy as np
 import torch
 from conftest import box_spec, seed_command
@@ -9,6 +11,7 @@ from conftest import box_spec, seed_command
 from memrl.agents import TrainSpec, build_agent, set_switches
 from memrl.cli import parse_train_args
 from memrl.replay import EpisodeReplay
+from memrl.trainer import Trainer
 
 SPEC = box_spec(6)
 LAYOUTS = {
@@ -70,3 +73,14 @@ def grads_zero(module):
 
 def grads_nonzero(module):
     return any(p.grad is not None and p.grad.any() for p in module.parameters())
+
+
+def train_with_small_heads(run, hidden: int = 64) -> tuple[Trainer, list[dict[str, float]]]:
+    """Train `run` through the real trainer with `hidden` x `hidden` actor and critic heads;
+    the trainer and its progress.csv rows as floats."""
+    run.config_rl.config_actor.hidden_dims = (hidden, hidden)
+    run.config_rl.config_critic.hidden_dims = (hidden, hidden)
+    trainer = Trainer(run)
+    run_dir = trainer.train()
+    with open(run_dir / "progress.csv", newline="") as f:
+        return trainer, [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]

@@ -2,11 +2,11 @@
 tracking, acting, the seed's pixel commands, and that Visual Match is learned above chance."""
 
 import copy
-import csv
 
 import numpy as np
 import pytest
 import torch
+from actor_critic_helpers import train_with_small_heads
 from conftest import pixel_spec, seed_command
 
 from memrl import envs
@@ -18,7 +18,6 @@ from memrl.collector import rollout
 from memrl.evaluate import eval_env
 from memrl.nets.seq import SEQ_MODELS
 from memrl.replay import EpisodeReplay
-from memrl.trainer import Trainer
 
 PIXELS = pixel_spec(6)
 LAYOUTS = {
@@ -270,12 +269,7 @@ def test_visual_match_colour_is_remembered_above_chance(tmp_path):
             "--config_env.eval_episodes 10 --shared_encoder --freeze_critic "
             "--train_episodes 400 --batch_size 16 --config_rl.critic_lr 1e-3 "
             f"--config_rl.actor_lr 1e-3 --seed {seed} --save_dir {tmp_path / str(seed)}"))
-        run.config_rl.config_actor.hidden_dims = (64, 64)
-        run.config_rl.config_critic.hidden_dims = (64, 64)
-        trainer = Trainer(run)
-        run_dir = trainer.train()
-        with open(run_dir / "progress.csv", newline="") as f:
-            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        trainer, rows = train_with_small_heads(run)
         assert [row["episodes"] for row in rows] == [100, 200, 300, 400]
         assert all(np.isfinite(row[name]) for row in rows for name in SACD.metric_names)
         assert rows[-1]["entropy"] < np.log(4) - 0.05

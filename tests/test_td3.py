@@ -3,7 +3,6 @@ encoder's switches, target tracking, policy delay, acting, checkpoints, and that
 learned through the real trainer."""
 
 import copy
-import csv
 import dataclasses
 
 import gymnasium as gym
@@ -17,6 +16,7 @@ from actor_critic_helpers import (
     grads_zero,
     make_agent,
     min_q,
+    train_with_small_heads,
     twin_td_loss,
 )
 from conftest import seed_command, vector_spec
@@ -25,7 +25,6 @@ from memrl.agents import AlgorithmError, TrainSpec, build_agent, check_algorithm
 from memrl.agents.td3 import TD3
 from memrl.cli import parse_train_args
 from memrl.collector import rollout
-from memrl.trainer import Trainer
 
 
 @pytest.mark.parametrize("seq", ["lstm", "gpt"])
@@ -208,12 +207,7 @@ def test_sign_match_is_remembered_by_td3_lstm(tmp_path):
         "--config_env.env_name 5 --config_env.eval_interval 25 --config_env.eval_episodes 50 "
         f"--train_episodes 100 --batch_size 32 --updates_per_step 1 --seed 0 "
         f"--save_dir {tmp_path}"))
-    run.config_rl.config_actor.hidden_dims = (64, 64)
-    run.config_rl.config_critic.hidden_dims = (64, 64)
-    trainer = Trainer(run)
-    run_dir = trainer.train()
-    with open(run_dir / "progress.csv", newline="") as f:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    trainer, rows = train_with_small_heads(run)
     assert [row["episodes"] for row in rows] == [25, 50, 75, 100]
     assert all(np.isfinite(row[name]) for row in rows for name in TD3.metric_names)
     assert all(row["exploration_noise"] == 0.1 for row in rows)
